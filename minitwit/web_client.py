@@ -1,0 +1,119 @@
+"""The thin HTML client: static page shells and assets; the browser fetches all data via GraphQL.
+
+Every page is a static HTML file from ``web/`` whose JavaScript module asks ``/graphql`` for its
+data, so these routes hold no state and never render user content on the server.
+``web_routes()`` must be mounted after every other route: its last route, ``/{username}``,
+matches any single path segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+GRAVATAR_HOSTS = "https://www.gravatar.com http://www.gravatar.com https://secure.gravatar.com"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src 'self' {GRAVATAR_HOSTS}",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+# Assets revalidate on every load (cheap with ETag) so a deploy never serves stale modules.
+STATIC_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-cache",
+}
+
+# (path, route name, page shell). "/{username}" stays last: it matches every other single segment.
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("/", "timeline", "timeline.html"),
+    ("/public", "public_timeline", "timeline.html"),
+    ("/login", "login", "login.html"),
+    ("/register", "register", "register.html"),
+    ("/logout", "logout", "logout.html"),
+    ("/moderation", "moderation", "moderation.html"),
+    ("/{username}", "user_timeline", "timeline.html"),
+)
+
+
+class _WithHeaders:
+    """Pure ASGI wrapper adding fixed headers to every HTTP response of ``app``."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.raw_headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.raw_headers if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _page(shell: Path) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return FileResponse(shell, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+    endpoint.__name__ = f"page_{shell.stem}"
+    return endpoint
+
+
+def web_routes(web_dir: Path | None = None) -> list[BaseRoute]:
+    """Routes of the web client; mount them after the API routes.
+
+    Example::
+
+        app = Starlette(routes=[*api_routes, *web_routes()])
+    """
+    root = (web_dir or DEFAULT_WEB_DIR).resolve()
+    missing = [shell for _, _, shell in PAGES if not (root / shell).is_file()]
+    if missing or not (root / "static").is_dir():
+        raise FileNotFoundError(f"web client files missing in {root}: {missing or ['static/']}")
+    static = StaticFiles(directory=root / "static")
+    routes: list[BaseRoute] = [
+        Mount("/static", app=_WithHeaders(static, STATIC_HEADERS), name="static"),
+    ]
+    routes += [
+        Route(path, _page(root / shell), methods=["GET"], name=f"web_{name}")
+        for path, name, shell in PAGES
+    ]
+    return routes

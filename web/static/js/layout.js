@@ -1,0 +1,98 @@
+// The page frame shared by every page: navigation, flashes, errors, titles.
+// Data from the server only ever enters the document as text nodes or attribute values.
+
+import { takeFlashes } from './flash.js';
+
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value == null) continue;
+    node.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children) {
+    node.append(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+export function userPath(username) {
+  return `/${encodeURIComponent(username)}`;
+}
+
+export function setTitle(title) {
+  document.title = `${title} | MiniTwit`;
+  const heading = document.getElementById('page-title');
+  if (heading) heading.textContent = title;
+}
+
+function navLink(href, text) {
+  const link = el('a', { href }, text);
+  if (href === location.pathname) link.setAttribute('aria-current', 'page');
+  return link;
+}
+
+export function renderNav(viewer) {
+  const links = viewer
+    ? [
+        navLink('/', 'my timeline'),
+        navLink('/public', 'public timeline'),
+        ...(viewer.isModerator ? [navLink('/moderation', 'flagged messages')] : []),
+        navLink('/logout', `sign out [${viewer.username}]`),
+      ]
+    : [
+        navLink('/public', 'public timeline'),
+        navLink('/register', 'sign up'),
+        navLink('/login', 'sign in'),
+      ];
+  const parts = [];
+  links.forEach((link, index) => {
+    if (index > 0) parts.push(' | ');
+    parts.push(link);
+  });
+  document.getElementById('navigation').replaceChildren(...parts);
+}
+
+export function renderFlashes() {
+  const list = document.getElementById('flashes');
+  const messages = takeFlashes();
+  list.replaceChildren(...messages.map((message) => el('li', {}, message)));
+  list.hidden = messages.length === 0;
+}
+
+export function showError(message) {
+  const box = document.getElementById('error');
+  box.replaceChildren(el('strong', {}, 'Error:'), ` ${message}`);
+  box.hidden = false;
+}
+
+export function clearError() {
+  const box = document.getElementById('error');
+  box.replaceChildren();
+  box.hidden = true;
+}
+
+export function announce(message) {
+  const status = document.getElementById('status');
+  if (status) status.textContent = message;
+}
+
+function parseDate(value) {
+  if (typeof value === 'number') return new Date(value * 1000);
+  const text = String(value);
+  const hasZone = /([zZ]|[+-]\d\d:?\d\d)$/.test(text);
+  return new Date(hasZone ? text : `${text}Z`);
+}
+
+export function formatDate(value) {
+  const date = parseDate(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  const pad = (number) => String(number).padStart(2, '0');
+  return `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`
+    + ` @ ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}`;
+}
+
+export function failed(error) {
+  console.error(error);
+  const box = document.getElementById('error');
+  if (box) showError('Something went wrong on this page. Please reload it.');
+}

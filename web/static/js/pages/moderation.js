@@ -1,0 +1,45 @@
+// "/moderation": the flagged messages, for moderators, each with an Unflag control.
+
+import { ApiError, CONNECTION_FIELDS, fetchViewer, graphql } from '../api.js';
+import { clearError, failed, renderFlashes, renderNav, showError } from '../layout.js';
+import { MessageList } from '../messages.js';
+
+const MORE = `query FlaggedMore($after: String) { flaggedMessages(after: $after) { ${CONNECTION_FIELDS} } }`;
+
+async function main() {
+  const messages = document.getElementById('messages');
+  let viewer;
+  try {
+    viewer = await fetchViewer();
+  } catch (error) {
+    renderNav(null);
+    messages.setAttribute('aria-busy', 'false');
+    showError(error instanceof ApiError ? error.message : String(error));
+    return;
+  }
+  if (!viewer) {
+    location.replace('/login');
+    return;
+  }
+  renderNav(viewer);
+  renderFlashes();
+  if (!viewer.isModerator) {
+    messages.setAttribute('aria-busy', 'false');
+    showError('Only moderators can see flagged messages.');
+    return;
+  }
+  const list = new MessageList({
+    action: 'unflag',
+    fetchPage: async (after) => (await graphql(MORE, { after })).flaggedMessages,
+  });
+  try {
+    const connection = (await graphql(MORE, { after: null })).flaggedMessages;
+    clearError();
+    list.show(connection);
+  } catch (error) {
+    messages.setAttribute('aria-busy', 'false');
+    showError(error instanceof ApiError ? error.message : String(error));
+  }
+}
+
+main().catch(failed);
