@@ -1,0 +1,5 @@
+import sys
+
+from minitwit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,163 @@
+"""``create_app(settings)``: the one place where settings, database, middleware and routes meet."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from loguru import logger
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from minitwit import migrate, passwords, rest_compat
+from minitwit.db import Database
+from minitwit.observability import Metrics, RequestMiddleware, configure_logging
+from minitwit.schema import GraphQLApp
+from minitwit.settings import Settings
+
+MAX_BODY_BYTES = 64 * 1024
+READY_TIMEOUT_SECONDS = 2.0
+SESSION_COOKIE = "minitwit_session"
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    db = db or Database(settings)
+    metrics = Metrics()
+    passwords.configure(settings.hash_concurrency)
+    graphql = GraphQLApp(db, settings, extensions=[metrics.graphql_extension()])
+
+    async def live(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        try:
+            with anyio.fail_after(READY_TIMEOUT_SECONDS):
+                await db.run(db.ping)
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            logger.warning("readiness check failed: {error}", error=repr(exc))
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await anyio.to_thread.run_sync(migrate.upgrade, db.engine)
+        logger.info("minitwit started ({env})", env=settings.env)
+        try:
+            yield
+        finally:
+            db.dispose()
+            logger.info("minitwit stopped")
+
+    routes: list[BaseRoute] = [
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        *rest_compat.routes(db, settings),
+        *_web_routes(settings),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestMiddleware, metrics=metrics, pool_usage=db.checked_out),
+            Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie=SESSION_COOKIE,
+                max_age=settings.session_max_age,
+                same_site="lax",
+                https_only=settings.production,
+            ),
+        ],
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = metrics
+    return app
+
+
+def _web_routes(settings: Settings) -> list[BaseRoute]:
+    from minitwit.web_client import web_routes  # noqa: PLC0415 - keeps the web face optional
+
+    return web_routes(settings.web_dir)
+
+
+def app_from_env() -> Starlette:
+    """The factory ``minitwit serve`` hands to uvicorn, once in every worker process."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with 413 and the REST layer's JSON error shape."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and (
+                not value.isdigit() or int(value) > self.max_bytes
+            ):
+                await self._refuse(send)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {"status": 413, "error_msg": f"The request body is larger than {self.max_bytes} bytes"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

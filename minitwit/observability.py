@@ -1,0 +1,224 @@
+"""Structured logs, Prometheus metrics and the request middleware that feeds both.
+
+Metrics work in one process or in several: with ``PROMETHEUS_MULTIPROC_DIR`` set (``minitwit
+serve --workers N`` sets it), every worker writes its samples there and ``/metrics`` sums them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import re
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from loguru import logger
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0)
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
+    """Send loguru and the standard library's logging to stdout, one JSON object a line."""
+    logger.remove()
+    if json_lines:
+        logger.add(_json_sink, level=level.upper(), format="{message}")
+    else:
+        logger.add(sys.stderr, level=level.upper())
+    logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "strawberry"):
+        logging.getLogger(name).handlers = [_InterceptHandler()]
+        logging.getLogger(name).propagate = False
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def _json_sink(message: Any) -> None:
+    record = message.record
+    entry: dict[str, Any] = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "message": record["message"],
+        "logger": record["name"],
+        **record["extra"],
+    }
+    if record["exception"] is not None:
+        entry["exception"] = "".join(traceback.format_exception(*record["exception"]))
+    sys.stdout.write(json.dumps(entry, default=str) + "\n")
+    sys.stdout.flush()
+
+
+class _InterceptHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        frame, depth = inspect.currentframe(), 0
+        while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+            frame = frame.f_back
+            depth += 1
+        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+
+class Metrics:
+    """The service's metrics, in a registry of its own (one per app, so tests do not clash)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.requests = Counter(
+            "minitwit_http_requests",
+            "HTTP requests handled, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "minitwit_http_request_duration_seconds",
+            "Time from request start to the end of the response.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "minitwit_http_requests_in_flight",
+            "Requests being handled now.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.graphql_operations = Counter(
+            "minitwit_graphql_operations",
+            "GraphQL operations, by type and outcome.",
+            ["operation_type", "status"],
+            registry=self.registry,
+        )
+        self.pool_checked_out = Gauge(
+            "minitwit_db_pool_checked_out",
+            "Database connections in use.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
+    def exposition(self) -> bytes:
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(self.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    def graphql_extension(self) -> type[SchemaExtension]:
+        counter = self.graphql_operations
+
+        class GraphQLMetrics(SchemaExtension):
+            """Counts operations by type and by whether they returned errors."""
+
+            def on_operation(self) -> Iterator[None]:
+                yield
+                context = self.execution_context
+                try:
+                    kind = context.operation_type.value
+                except RuntimeError:
+                    kind = "invalid"
+                errors = context.result is not None and bool(context.result.errors)
+                if context.pre_execution_errors:
+                    kind, errors = "invalid", True
+                counter.labels(kind, "error" if errors else "ok").inc()
+
+        return GraphQLMetrics
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template, so label values stay few (``/msgs/{username}``)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path or "/"
+    return "unmatched"
+
+
+class RequestMiddleware:
+    """Request id, one access-log line and the HTTP metrics for every request."""
+
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, pool_usage: Callable[[], int] | None = None
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.pool_usage = pool_usage
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            with logger.contextualize(request_id=request_id):
+                try:
+                    await self.app(scope, receive, send_with_id)
+                except Exception:
+                    logger.exception("unhandled error")
+                    raise
+                finally:
+                    elapsed = time.perf_counter() - started
+                    route = route_template(scope)
+                    method = scope["method"]
+                    self.metrics.requests.labels(method, route, str(status)).inc()
+                    self.metrics.latency.labels(method, route).observe(elapsed)
+                    if self.pool_usage is not None:
+                        self.metrics.pool_checked_out.set(self.pool_usage())
+                    logger.info(
+                        "{method} {path} {status}",
+                        method=method,
+                        path=scope["path"],
+                        status=status,
+                        route=route,
+                        duration_ms=round(elapsed * 1000, 2),
+                    )
+        finally:
+            self.metrics.in_flight.dec()
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER.encode():
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID_PATTERN.match(text) else None
+    return None
+
+
+__all__ = ["Metrics", "RequestMiddleware", "configure_logging", "route_template"]

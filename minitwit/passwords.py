@@ -1,0 +1,84 @@
+"""Password hashing: argon2id for new hashes; werkzeug's formats verify for imported users.
+
+Hashing is CPU work of tens of milliseconds. Callers run it in worker threads; a semaphore
+bounds how many hashes run at once so a burst of sign-ups cannot starve every other request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# OWASP's argon2id recommendation (m=19 MiB, t=2, p=1): about 15-25 ms of one core here.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+_slots = threading.BoundedSemaphore(2)
+
+
+def configure(concurrency: int) -> None:
+    """Set how many hashes may run at once in this process."""
+    global _slots  # noqa: PLW0603 - one process-wide bound, set once at start-up
+    _slots = threading.BoundedSemaphore(concurrency)
+
+
+def hash_password(password: str) -> str:
+    with _slots:
+        return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    """True when ``password`` matches ``stored_hash`` (argon2 or werkzeug pbkdf2/scrypt)."""
+    with _slots:
+        if stored_hash.startswith("$argon2"):
+            try:
+                return _hasher.verify(stored_hash, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
+        return _verify_werkzeug(stored_hash, password)
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    if not stored_hash.startswith("$argon2"):
+        return True
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash("an unguessable dummy password for timing only")
+
+
+def burn_verification_time(password: str) -> None:
+    """Spend what a real verification costs, so unknown users cannot be told from known ones."""
+    verify_password(_dummy_hash(), password)
+
+
+def _verify_werkzeug(stored_hash: str, password: str) -> bool:
+    """Verify werkzeug's ``method$salt$hexdigest`` hashes (pbkdf2 and scrypt)."""
+    try:
+        method, salt, expected = stored_hash.split("$", 2)
+    except ValueError:
+        return False
+    parts = method.split(":")
+    try:
+        if parts[0] == "pbkdf2" and len(parts) == 3:
+            digest = hashlib.pbkdf2_hmac(
+                parts[1], password.encode(), salt.encode(), int(parts[2])
+            ).hex()
+        elif parts[0] == "scrypt" and len(parts) == 4:
+            n, r, p = (int(x) for x in parts[1:])
+            digest = hashlib.scrypt(
+                password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
+            ).hex()
+        else:
+            return False
+    except (ValueError, OverflowError):
+        return False
+    return hmac.compare_digest(digest, expected)

@@ -1,0 +1,107 @@
+"""Sign-up, sign-in and user look-ups."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from minitwit import passwords
+from minitwit.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
+from minitwit.resolvers.errors import Conflict, Invalid, NotFound
+from minitwit.resolvers.validation import has_control_characters, is_storable
+
+PASSWORD_MAX_LENGTH = 1024
+
+USERNAME_TAKEN = "The username is already taken"
+
+
+def validate_registration(
+    *, username: str, email: str, password: str, password2: str | None = None
+) -> None:
+    """The original's checks, in the original's order, plus bounds the original lacked."""
+    if not username:
+        raise Invalid("You have to enter a username")
+    if len(username) > USERNAME_MAX_LENGTH:
+        raise Invalid(f"The username can have at most {USERNAME_MAX_LENGTH} characters")
+    if not is_storable(username) or has_control_characters(username) or "/" in username:
+        raise Invalid("The username may not contain '/' or control characters")
+    if username != username.strip():
+        raise Invalid("The username may not start or end with a space")
+    if not email or "@" not in email:
+        raise Invalid("You have to enter a valid email address")
+    if len(email) > EMAIL_MAX_LENGTH or not is_storable(email) or has_control_characters(email):
+        raise Invalid("You have to enter a valid email address")
+    if not password:
+        raise Invalid("You have to enter a password")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise Invalid(f"The password can have at most {PASSWORD_MAX_LENGTH} characters")
+    if not is_storable(password):
+        raise Invalid("The password contains characters that cannot be stored")
+    if password2 is not None and password != password2:
+        raise Invalid("The two passwords do not match")
+
+
+def register(
+    session: Session, *, username: str, email: str, password: str, password2: str | None = None
+) -> User:
+    """Create a user. ``password2`` is the form's repetition; the simulator sends none."""
+    validate_registration(username=username, email=email, password=password, password2=password2)
+    if user_by_name(session, username) is not None:
+        raise Conflict(USERNAME_TAKEN)
+    user = User(
+        username=username,
+        email=email,
+        pw_hash=passwords.hash_password(password),
+        created_at=int(time.time()),
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(USERNAME_TAKEN) from None
+    return user
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User:
+    """The user whose credentials these are; upgrades legacy hashes on success."""
+    user = user_by_name(session, username)
+    if user is None:
+        passwords.burn_verification_time(password[:PASSWORD_MAX_LENGTH])
+        raise Invalid("Invalid username")
+    if len(password) > PASSWORD_MAX_LENGTH or not passwords.verify_password(
+        user.pw_hash, password
+    ):
+        raise Invalid("Invalid password")
+    if passwords.needs_rehash(user.pw_hash):
+        user.pw_hash = passwords.hash_password(password)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def user_by_name(session: Session, username: str) -> User | None:
+    if not username or len(username) > USERNAME_MAX_LENGTH or not is_storable(username):
+        return None
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def require_user(session: Session, username: str) -> User:
+    user = user_by_name(session, username)
+    if user is None:
+        raise NotFound(f"There is no user {username!r}")
+    return user
+
+
+def user_by_id(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def set_moderator(session: Session, *, username: str, moderator: bool = True) -> User:
+    user = require_user(session, username)
+    user.is_moderator = moderator
+    session.add(user)
+    session.flush()
+    return user

@@ -1,0 +1,31 @@
+"""Domain errors: what a resolver says when it refuses. Each face (GraphQL, REST) maps them."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A refusal whose ``message`` is safe, and meant, to show to the person who asked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(DomainError):
+    """The input cannot be accepted as given."""
+
+
+class Unauthenticated(DomainError):
+    """The operation needs a signed-in user."""
+
+
+class Forbidden(DomainError):
+    """The signed-in user may not do this."""
+
+
+class NotFound(DomainError):
+    """A named thing does not exist."""
+
+
+class Conflict(Invalid):
+    """The input clashes with what is stored (a taken username)."""

@@ -1,0 +1,130 @@
+"""Import a database of the original MiniTwit (its SQLite ``schema.sql``).
+
+Users keep their werkzeug password hashes (they verify at sign-in and become argon2 then).
+Running the import again adds nothing twice: users are matched by name, messages by author,
+date and text, follows by pair.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from minitwit.models import Follower, Message, User
+from minitwit.resolvers.accounts import user_by_name
+from minitwit.resolvers.errors import Invalid
+from minitwit.resolvers.validation import is_storable
+
+
+@dataclass
+class ImportReport:
+    users: int = 0
+    users_skipped: int = 0
+    messages: int = 0
+    messages_skipped: int = 0
+    follows: int = 0
+    follows_skipped: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"imported {self.users} users ({self.users_skipped} already present), "
+            f"{self.messages} messages ({self.messages_skipped} already present), "
+            f"{self.follows} follows ({self.follows_skipped} already present)"
+        )
+
+
+def import_legacy(session: Session, path: Path) -> ImportReport:
+    if not path.is_file():
+        raise Invalid(f"{path} is not a file")
+    try:
+        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return _import(session, source)
+        finally:
+            source.close()
+    except sqlite3.DatabaseError as exc:
+        raise Invalid(f"{path} is not a MiniTwit database: {exc}") from None
+
+
+def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
+    report = ImportReport()
+    now = int(time.time())
+    ids: dict[int, int] = {}
+    for legacy_id, username, email, pw_hash in source.execute(
+        "SELECT user_id, username, email, pw_hash FROM user ORDER BY user_id"
+    ):
+        if not (isinstance(username, str) and username and is_storable(username)):
+            continue
+        existing = user_by_name(session, username)
+        if existing is not None and existing.id is not None:
+            ids[legacy_id] = existing.id
+            report.users_skipped += 1
+            continue
+        user = User(username=username, email=email, pw_hash=pw_hash, created_at=now)
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        ids[legacy_id] = user.id
+        report.users += 1
+
+    present = {
+        (author_id, pub_date, text)
+        for author_id, pub_date, text in session.connection().execute(
+            select(Message.author_id, Message.pub_date, Message.text).where(
+                col(Message.author_id).in_(list(ids.values()))
+            )
+        )
+    }
+    new_messages = []
+    for author, text, pub_date, flagged in source.execute(
+        "SELECT author_id, text, pub_date, flagged FROM message ORDER BY message_id"
+    ):
+        author_id = ids.get(author)
+        if author_id is None or not isinstance(text, str) or not is_storable(text):
+            continue
+        key = (author_id, int(pub_date or 0), text)
+        if key in present:
+            report.messages_skipped += 1
+            continue
+        present.add(key)
+        new_messages.append(
+            {
+                "author_id": author_id,
+                "text": text,
+                "pub_date": key[1],
+                "flagged": bool(flagged),
+                "flagged_at": now if flagged else None,
+            }
+        )
+    if new_messages:
+        session.connection().execute(Message.__table__.insert(), new_messages)  # type: ignore[attr-defined]
+    report.messages = len(new_messages)
+
+    pairs = {
+        (ids[who], ids[whom])
+        for who, whom in source.execute("SELECT who_id, whom_id FROM follower")
+        if who in ids and whom in ids and ids[who] != ids[whom]
+    }
+    present_pairs = set(
+        session.connection().execute(select(Follower.who_id, Follower.whom_id)).tuples()
+    )
+    new_pairs = [
+        {"who_id": who, "whom_id": whom, "followed_at": now}
+        for who, whom in sorted(pairs - present_pairs)
+    ]
+    report.follows_skipped = len(pairs & present_pairs)
+    if new_pairs:
+        insert = (
+            postgresql.insert(Follower)
+            if session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert(Follower)
+        )
+        session.connection().execute(insert.on_conflict_do_nothing(), new_pairs)
+    report.follows = len(new_pairs)
+    return report

@@ -1,0 +1,75 @@
+"""The GraphQL face of MiniTwit: schema, context and the ASGI view at ``/graphql``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    SchemaExtension,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from minitwit.db import Database
+from minitwit.schema.context import Context
+from minitwit.schema.errors import DomainErrors
+from minitwit.schema.execution import ThreadedSchema
+from minitwit.schema.mutation import Mutation
+from minitwit.schema.query import Query
+from minitwit.settings import Settings
+
+__all__ = ["Context", "GraphQLApp", "build_schema"]
+
+
+def build_schema(
+    db: Database, extensions: Sequence[type[SchemaExtension]] = ()
+) -> ThreadedSchema:
+    return ThreadedSchema(
+        query=Query,
+        mutation=Mutation,
+        limiter=db.limiter,
+        extensions=[
+            *extensions,
+            DomainErrors,
+            MaxTokensLimiter(max_token_count=2000),
+            QueryDepthLimiter(max_depth=8),
+            MaxAliasesLimiter(max_alias_count=30),
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+        ],
+    )
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """The ASGI view; GraphiQL is served in development only."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        extensions: Sequence[type[SchemaExtension]] = (),
+    ) -> None:
+        super().__init__(
+            build_schema(db, extensions),
+            graphql_ide="graphiql" if not settings.production else None,
+            allow_queries_via_get=True,
+        )
+        self.db = db
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        if not isinstance(request, Request):
+            raise TypeError("MiniTwit serves GraphQL over HTTP only")
+        return Context(request=request, db=self.db, settings=self.settings)
+
+    def __repr__(self) -> str:
+        return f"GraphQLApp(production={self.settings.production})"
+
+

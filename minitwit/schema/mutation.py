@@ -1,0 +1,82 @@
+"""Mutation: what a person can do."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from minitwit.resolvers import accounts, messages, social
+from minitwit.resolvers.validation import parse_id
+from minitwit.schema.context import Context
+from minitwit.schema.types import Message, User
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Sign up. Sign in afterwards with login.")
+    def register(
+        self, info: Info[Context, None], username: str, email: str, password: str, password2: str
+    ) -> User:
+        with info.context.write() as session:
+            row = accounts.register(
+                session, username=username, email=email, password=password, password2=password2
+            )
+            return User.from_row(row)
+
+    @strawberry.mutation(description="Sign in; sets the session cookie.")
+    def login(self, info: Info[Context, None], username: str, password: str) -> User:
+        ctx = info.context
+        with ctx.write() as session:
+            row = accounts.authenticate(session, username=username, password=password)
+        ctx.sign_in(row)
+        return User.from_row(row)
+
+    @strawberry.mutation(description="Sign out; clears the session cookie.")
+    def logout(self, info: Info[Context, None]) -> bool:
+        info.context.sign_out()
+        return True
+
+    @strawberry.mutation(description="Post a message as the signed-in user.")
+    def post_message(self, info: Info[Context, None], text: str) -> Message:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+        with ctx.write() as session:
+            view = messages.post_message(
+                session, author=viewer, text=text, max_length=ctx.settings.max_message_length
+            )
+        return Message.from_view(view)
+
+    @strawberry.mutation(description="Follow a user; following twice changes nothing.")
+    def follow(self, info: Info[Context, None], username: str) -> User:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+        with ctx.write() as session:
+            row = social.follow(session, who=viewer, whom_name=username)
+        return User.from_row(row)
+
+    @strawberry.mutation(description="Stop following a user; unfollowing a stranger is fine.")
+    def unfollow(self, info: Info[Context, None], username: str) -> User:
+        ctx = info.context
+        viewer = ctx.require_viewer()
+        with ctx.write() as session:
+            row = social.unfollow(session, who=viewer, whom_name=username)
+        return User.from_row(row)
+
+    @strawberry.mutation(description="Hide a message everywhere (moderators).")
+    def flag_message(self, info: Info[Context, None], id: strawberry.ID) -> Message:
+        return _set_flagged(info, id, flagged=True)
+
+    @strawberry.mutation(description="Show a flagged message again (moderators).")
+    def unflag_message(self, info: Info[Context, None], id: strawberry.ID) -> Message:
+        return _set_flagged(info, id, flagged=False)
+
+
+def _set_flagged(info: Info[Context, None], raw_id: str, *, flagged: bool) -> Message:
+    ctx = info.context
+    moderator = ctx.require_moderator()
+    message_id = parse_id(raw_id, "message id")
+    with ctx.write() as session:
+        view = messages.set_flagged(
+            session, message_id=message_id, flagged=flagged, moderator=moderator
+        )
+    return Message.from_view(view)
