@@ -1,0 +1,164 @@
+"""Safe by construction: text stays text, the CSP allows no inline code, failures are visible."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+PAGES = ["/", "/public", "/login", "/register", "/logout", "/moderation", "/somebody"]
+
+
+@pytest.mark.browser
+def test_script_message_is_shown_literally_and_runs_nothing(
+    page: Any, make_user: Callable[[str], str], sign_in: Callable[[Any, str], None]
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    me = make_user("mallory")
+    sign_in(page, me)
+    payloads = ["<script>alert(1)</script>", '<img src=x onerror="alert(2)">', "<b>bold</b> &amp;"]
+
+    for payload in payloads:
+        page.goto("/")
+        page.get_by_label(f"What's on your mind {me}?").fill(payload)
+        page.get_by_role("button", name="Share").click()
+        expect(page.locator("ul.flashes")).to_have_text("Your message was recorded")
+
+    for path in ("/", "/public", f"/{me}"):
+        page.goto(path)
+        for payload in payloads:
+            expect(page.locator("ul.messages > li p").filter(has_text=payload)).to_have_count(1)
+        expect(
+            page.locator("ul.messages script, ul.messages b, ul.messages img[src=x]")
+        ).to_have_count(0)
+    assert dialogs == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_send_security_headers(server: Any, path: str) -> None:
+    with urllib.request.urlopen(server.url(path), timeout=10) as response:  # noqa: S310
+        headers = response.headers
+        assert response.status == 200
+        assert headers["Content-Type"].startswith("text/html")
+    csp = headers["Content-Security-Policy"]
+    directives = {}
+    for directive in filter(None, (part.strip() for part in csp.split(";"))):
+        name, _, value = directive.partition(" ")
+        directives[name] = value
+    assert directives["default-src"] == "'self'"
+    assert directives["script-src"] == "'self'"
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    assert "https://www.gravatar.com" in directives["img-src"]
+    assert directives["frame-ancestors"] == "'none'"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.browser
+def test_static_files_are_served_with_nosniff(server: Any) -> None:
+    for asset, content_type in [
+        ("/static/style.css", "text/css"),
+        ("/static/js/api.js", "javascript"),
+    ]:
+        with urllib.request.urlopen(server.url(asset), timeout=10) as response:  # noqa: S310
+            assert response.status == 200
+            assert content_type in response.headers["Content-Type"]
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+class _InlineCodeFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {name for name, _ in attrs}
+        if tag == "script":
+            self._in_script = True
+            if "src" not in names:
+                self.problems.append("<script> without src")
+        if tag == "style":
+            self.problems.append("<style> element")
+        if "style" in names:
+            self.problems.append(f"style attribute on <{tag}>")
+        self.problems += [f"{name} handler on <{tag}>" for name in names if name.startswith("on")]
+        for name, value in attrs:
+            if value and value.strip().lower().startswith("javascript:"):
+                self.problems.append(f"javascript: URL in {name} of <{tag}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.problems.append("inline script body")
+
+
+@pytest.mark.parametrize("html_file", sorted(WEB_DIR.glob("*.html")), ids=lambda path: path.name)
+def test_html_has_no_inline_script_or_style(html_file: Path) -> None:
+    finder = _InlineCodeFinder()
+    finder.feed(html_file.read_text(encoding="utf-8"))
+    assert finder.problems == []
+
+
+def test_javascript_never_parses_strings_as_html() -> None:
+    sinks = re.compile(
+        r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function"
+    )
+    offenders = [
+        f"{path.relative_to(WEB_DIR)}:{number}"
+        for path in sorted(WEB_DIR.rglob("*.js"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if sinks.search(line)
+    ]
+    assert offenders == []
+
+
+@pytest.mark.browser
+def test_unreachable_server_shows_a_clear_error(page: Any) -> None:
+    page.route("**/graphql", lambda route: route.abort("connectionrefused"))
+    page.goto("/public")
+    expect(page.get_by_role("alert")).to_have_text(
+        "Error: The server could not be reached. Please try again."
+    )
+    expect(page).to_have_title("Public Timeline | MiniTwit")
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text("sign in")
+
+
+@pytest.mark.browser
+def test_failing_server_shows_a_clear_error(page: Any) -> None:
+    calls: list[str] = []
+
+    def answer(route: Any) -> None:
+        calls.append(route.request.post_data or "")
+        if len(calls) == 1:
+            route.fulfill(status=200, json={"data": {"viewer": None}})
+        else:
+            route.fulfill(status=502, content_type="text/html", body="<h1>Bad Gateway</h1>")
+
+    page.route("**/graphql", answer)
+    page.goto("/login")
+    expect(page.get_by_role("button", name="Sign In")).to_be_enabled()
+    expect(page.get_by_role("alert")).to_have_count(0)
+    page.get_by_label("Username").fill("someone")
+    page.get_by_label("Password").fill("secret")
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Error: The server had a problem. Please try again."
+    )
+    expect(page).to_have_url(re.compile(r"/login$"))
+    assert len(calls) == 2
+    assert "login" in calls[1]
