@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1.7
+# MiniTwit production image. Build: docker build -t REGISTRY/minitwit:TAG .
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- build: install the package and its runtime dependencies into a venv ---
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY . .
+# `pip install .` without extras: no test or dev dependencies reach the image.
+RUN pip install . && pip uninstall --yes pip
+
+# --- runtime: the venv, the static web client, an unprivileged user ---
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH \
+    MINITWIT_ENV=production \
+    MINITWIT_WEB_DIR=/app/web
+RUN groupadd --system --gid 10001 minitwit \
+    && useradd --system --uid 10001 --gid minitwit --home-dir /app \
+       --no-create-home --shell /usr/sbin/nologin minitwit
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY web/ /app/web/
+COPY --chmod=0755 infra/docker/entrypoint.sh /usr/local/bin/minitwit-entrypoint
+# Numeric ids so orchestrators can verify the user is not root.
+USER 10001:10001
+EXPOSE 8000
+STOPSIGNAL SIGTERM
+# slim has no curl; urlopen raises on any non-2xx answer, which exits non-zero.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2)"]
+ENTRYPOINT ["minitwit-entrypoint"]
+# --graceful-timeout stays below the stack's stop_grace_period (30s) so in-flight
+# requests finish before Docker sends SIGKILL.
+CMD ["minitwit", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--graceful-timeout", "25"]
