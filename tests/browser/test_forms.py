@@ -82,7 +82,10 @@ def test_sign_in_error_is_shown(
 
 
 def test_a_corrected_sign_in_succeeds_after_an_error(
-    page: Any, make_user: Callable[[str], str], password: str
+    page: Any,
+    make_user: Callable[[str], str],
+    password: str,
+    screenshot: Callable[[Any, str], None],
 ) -> None:
     username = make_user("grace")
     page.goto("/login")
@@ -90,6 +93,8 @@ def test_a_corrected_sign_in_succeeds_after_an_error(
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign In").click()
     expect(page.get_by_role("alert")).to_have_text("Error: Invalid password")
+    expect(page.get_by_label("Password")).to_be_focused()
+    screenshot(page, "sign-in-error")
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign In").click()
     expect(page).to_have_title("My Timeline | MiniTwit")

@@ -148,11 +148,14 @@ def test_user_page_of_a_signed_out_visitor_has_no_follow_status(
     expect(page.locator("div.twitbox")).to_be_hidden()
 
 
-def test_unknown_user_page_says_not_found(page: Any, unique: Callable[[str], str]) -> None:
+def test_unknown_user_page_says_not_found(
+    page: Any, unique: Callable[[str], str], screenshot: Callable[[Any, str], None]
+) -> None:
     page.goto(f"/{unique('nobody')}")
     expect(page).to_have_title("Not Found | MiniTwit")
     expect(page.get_by_role("heading", level=2)).to_have_text("404 Not Found")
     expect(page.locator("ul.messages")).to_have_count(0)
+    screenshot(page, "not-found")
 
 
 def test_signed_in_visitor_is_sent_home_from_sign_in_and_sign_up(
@@ -179,3 +182,26 @@ def test_back_button_and_bookmarks_use_real_urls(page: Any) -> None:
     expect(page).to_have_title("Public Timeline | MiniTwit")
     page.go_forward()
     expect(page).to_have_title("Sign In | MiniTwit")
+
+
+def test_user_page_with_a_space_in_the_name(
+    page: Any,
+    gql: Callable[..., dict[str, Any]],
+    unique: Callable[[str], str],
+    password: str,
+    post_as: Callable[..., list[str]],
+) -> None:
+    name = f"Jane {unique('Doe')}"
+    gql(
+        page.request,
+        "mutation($u: String!, $p: String!) "
+        '{ register(username: $u, email: "jane@example.com", password: $p, password2: $p) '
+        "{ username } }",
+        {"u": name, "p": password},
+    )
+    post_as(name, "a message from a name with a space")
+    page.goto("/public")
+    message_item(page, "a message from a name with a space").get_by_role("link", name=name).click()
+    expect(page).to_have_url(re.compile("/" + re.escape(name.replace(" ", "%20")) + "$"))
+    expect(page).to_have_title(f"{name}'s Timeline | MiniTwit")
+    expect(message_item(page, "a message from a name with a space")).to_be_visible()

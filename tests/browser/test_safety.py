@@ -128,7 +128,9 @@ def test_javascript_never_parses_strings_as_html() -> None:
 
 
 @pytest.mark.browser
-def test_unreachable_server_shows_a_clear_error(page: Any) -> None:
+def test_unreachable_server_shows_a_clear_error(
+    page: Any, screenshot: Callable[[Any, str], None]
+) -> None:
     page.route("**/graphql", lambda route: route.abort("connectionrefused"))
     page.goto("/public")
     expect(page.get_by_role("alert")).to_have_text(
@@ -136,6 +138,8 @@ def test_unreachable_server_shows_a_clear_error(page: Any) -> None:
     )
     expect(page).to_have_title("Public Timeline | MiniTwit")
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("sign in")
+    expect(page.locator("ul.messages > li")).to_have_count(0)
+    screenshot(page, "server-unreachable")
 
 
 @pytest.mark.browser

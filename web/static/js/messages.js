@@ -27,8 +27,15 @@ function messageItem(message, action) {
       action.label,
     ));
   }
+  const avatar = el('span', { class: 'avatar' });
   const src = safeImageUrl(author.gravatarUrl);
-  if (src) item.append(el('img', { src, alt: '', width: 48, height: 48 }));
+  if (src) {
+    const image = el('img', { src, alt: '', width: 48, height: 48 });
+    // Offline or blocked Gravatar: show the local placeholder behind it instead of a broken icon.
+    image.addEventListener('error', () => image.classList.add('missing'), { once: true });
+    avatar.append(image);
+  }
+  item.append(avatar);
   item.append(paragraph);
   return item;
 }
