@@ -12,7 +12,7 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, not_, or_, select, tuple_
 from sqlmodel import Session, col
 
 from minitwit.models import Follower, Message, User
@@ -67,7 +67,7 @@ def _timeline(
 ) -> Page:
     if limit <= 0:
         return Page(items=(), has_next=False)
-    statement: Select[tuple[int, str, int, bool, int, str, str, bool]] = (
+    statement = (
         select(
             col(Message.id),
             col(Message.text),
@@ -88,18 +88,19 @@ def _timeline(
             tuple_(col(Message.pub_date), col(Message.id)) < tuple_(*decode_cursor(after))
         )
     rows = session.connection().execute(statement).all()
-    items = [MessageView(*row) for row in rows[:limit]]
+    # Message.id is Optional only before a row is stored; a selected id is never NULL.
+    items = [MessageView(*row) for row in rows[:limit]]  # type: ignore[arg-type]
     return Page(items=items, has_next=len(rows) > limit)
 
 
 def public_timeline(session: Session, *, limit: int, after: str | None = None) -> Page:
-    return _timeline(session, ~col(Message.flagged), limit=limit, after=after)
+    return _timeline(session, not_(col(Message.flagged)), limit=limit, after=after)
 
 
 def user_timeline(
     session: Session, *, user_id: int, limit: int, after: str | None = None
 ) -> Page:
-    where = and_(col(Message.author_id) == user_id, ~col(Message.flagged))
+    where = and_(col(Message.author_id) == user_id, not_(col(Message.flagged)))
     return _timeline(session, where, limit=limit, after=after)
 
 
@@ -107,16 +108,16 @@ def home_timeline(
     session: Session, *, user_id: int, limit: int, after: str | None = None
 ) -> Page:
     """The user's own messages and those of everyone they follow."""
-    followed = select(Follower.whom_id).where(col(Follower.who_id) == user_id)
+    followed = select(col(Follower.whom_id)).where(col(Follower.who_id) == user_id)
     where = and_(
         or_(col(Message.author_id) == user_id, col(Message.author_id).in_(followed)),
-        ~col(Message.flagged),
+        not_(col(Message.flagged)),
     )
     return _timeline(session, where, limit=limit, after=after)
 
 
 def flagged_messages(session: Session, *, limit: int, after: str | None = None) -> Page:
-    return _timeline(session, col(Message.flagged), limit=limit, after=after)
+    return _timeline(session, col(Message.flagged).is_(True), limit=limit, after=after)
 
 
 def message_by_id(session: Session, message_id: int) -> MessageView | None:

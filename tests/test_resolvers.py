@@ -1,0 +1,220 @@
+"""Domain operations, on SQLite and on PostgreSQL (every test runs on both backends)."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from minitwit.db import Database
+from minitwit.models import User
+from minitwit.resolvers import accounts, latest, messages, social, timelines
+from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
+from tests.factories import PASSWORD, make_message, make_user
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "password", "password2", "error"),
+    [
+        ("", "", "", "", "You have to enter a username"),
+        ("ann", "", "", "", "You have to enter a valid email address"),
+        ("ann", "no-at-sign", "", "", "You have to enter a valid email address"),
+        ("ann", "ann@x.dk", "", "", "You have to enter a password"),
+        ("ann", "ann@x.dk", "pw", "other", "The two passwords do not match"),
+        ("a" * 65, "ann@x.dk", "pw", "pw", "The username can have at most 64 characters"),
+        ("a/b", "ann@x.dk", "pw", "pw", "The username may not contain '/' or control characters"),
+        ("a\x00b", "ann@x.dk", "pw", "pw", "The username may not contain '/' or control characters"),
+        ("ann", "ann@x.dk\x00", "pw", "pw", "You have to enter a valid email address"),
+        ("ann", "ann@x.dk", "p\ud800", "p\ud800", "The password contains characters that cannot be stored"),
+    ],
+)
+def test_registration_errors_come_in_the_original_order(
+    db: Database, username: str, email: str, password: str, password2: str, error: str
+) -> None:
+    with db.session(write=True) as session, pytest.raises(Invalid) as raised:
+        accounts.register(
+            session, username=username, email=email, password=password, password2=password2
+        )
+    assert raised.value.message == error
+
+
+def test_a_taken_username_is_a_conflict(db: Database) -> None:
+    make_user(db, "Roger Histand")
+    with db.session(write=True) as session, pytest.raises(Conflict) as raised:
+        accounts.register(session, username="Roger Histand", email="r@x.dk", password="pw")
+    assert raised.value.message == "The username is already taken"
+
+
+def test_usernames_with_spaces_and_non_ascii_characters_register_and_sign_in(db: Database) -> None:
+    make_user(db, "Søren Kierkegård")
+    with db.session(write=True) as session:
+        user = accounts.authenticate(session, username="Søren Kierkegård", password=PASSWORD)
+    assert user.username == "Søren Kierkegård"
+
+
+def test_sign_in_errors_name_the_wrong_part(db: Database) -> None:
+    make_user(db, "ann")
+    with db.session(write=True) as session:
+        with pytest.raises(Invalid, match="Invalid username"):
+            accounts.authenticate(session, username="nobody", password=PASSWORD)
+        with pytest.raises(Invalid, match="Invalid password"):
+            accounts.authenticate(session, username="ann", password="wrong")
+
+
+def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Database) -> None:
+    with db.session(write=True) as session:
+        session.add(
+            User(
+                username="legacy",
+                email="l@x.dk",
+                pw_hash=generate_password_hash("old pw", method="pbkdf2:sha256:50000"),
+                created_at=0,
+            )
+        )
+    with db.session(write=True) as session:
+        accounts.authenticate(session, username="legacy", password="old pw")
+    with db.session() as session:
+        user = accounts.user_by_name(session, "legacy")
+        assert user is not None
+        assert user.pw_hash.startswith("$argon2id$")
+        assert accounts.authenticate(session, username="legacy", password="old pw").id == user.id
+
+
+def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob")
+    assert ann.id is not None and bob.id is not None
+    with db.session(write=True) as session:
+        social.follow(session, who=ann, whom_name="bob")
+        social.follow(session, who=ann, whom_name="bob")
+        assert [u.username for u in social.following(session, user_id=ann.id)] == ["bob"]
+        assert [u.username for u in social.followers(session, user_id=bob.id)] == ["ann"]
+        social.unfollow(session, who=bob, whom_name="ann")
+        social.unfollow(session, who=ann, whom_name="bob")
+        social.unfollow(session, who=ann, whom_name="bob")
+        assert social.following(session, user_id=ann.id) == []
+
+
+def test_following_an_unknown_user_or_yourself_is_refused(db: Database) -> None:
+    ann = make_user(db, "ann")
+    with db.session(write=True) as session:
+        with pytest.raises(NotFound):
+            social.follow(session, who=ann, whom_name="ghost")
+        with pytest.raises(NotFound):
+            social.unfollow(session, who=ann, whom_name="ghost")
+        with pytest.raises(Invalid, match="yourself"):
+            social.follow(session, who=ann, whom_name="ann")
+
+
+def test_timelines_are_newest_first_with_the_id_breaking_ties(db: Database) -> None:
+    ann, bob, cid = make_user(db, "ann"), make_user(db, "bob"), make_user(db, "cid")
+    first = make_message(db, ann, "first", 100)
+    tie_a = make_message(db, bob, "tie a", 200)
+    tie_b = make_message(db, ann, "tie b", 200)
+    make_message(db, cid, "stranger", 300)
+    with db.session(write=True) as session:
+        social.follow(session, who=ann, whom_name="bob")
+    assert ann.id is not None
+    with db.session() as session:
+        public = timelines.public_timeline(session, limit=30)
+        home = timelines.home_timeline(session, user_id=ann.id, limit=30)
+        own = timelines.user_timeline(session, user_id=ann.id, limit=30)
+    assert [m.text for m in public.items] == ["stranger", "tie b", "tie a", "first"]
+    assert [m.id for m in home.items] == [tie_b, tie_a, first]
+    assert [m.text for m in own.items] == ["tie b", "first"]
+    assert home.items[0].author_username == "ann"
+    assert not public.has_next
+
+
+def test_keyset_pages_cover_every_message_once(db: Database) -> None:
+    ann = make_user(db, "ann")
+    ids = {make_message(db, ann, f"m{i}", 1000 + i // 3) for i in range(23)}
+    seen: list[int] = []
+    after = None
+    with db.session() as session:
+        while True:
+            page = timelines.public_timeline(session, limit=5, after=after)
+            seen.extend(m.id for m in page.items)
+            if not page.has_next:
+                break
+            after = page.end_cursor
+    assert len(seen) == len(ids) and set(seen) == ids
+    keys = [(m.pub_date, m.id) for m in _all(db)]
+    assert keys == sorted(keys, reverse=True)
+
+
+def _all(db: Database) -> list[timelines.MessageView]:
+    with db.session() as session:
+        return list(timelines.public_timeline(session, limit=100).items)
+
+
+@pytest.mark.parametrize("cursor", ["", "???", "bm90IGEgY3Vyc29y", "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OjE"])
+def test_a_malformed_cursor_is_invalid_input(db: Database, cursor: str) -> None:
+    with db.session() as session, pytest.raises(Invalid, match="Invalid cursor"):
+        timelines.public_timeline(session, limit=5, after=cursor)
+
+
+def test_flagged_messages_disappear_from_every_timeline_until_unflagged(db: Database) -> None:
+    ann = make_user(db, "ann")
+    mod = make_user(db, "mod", moderator=True)
+    assert ann.id is not None
+    hidden = make_message(db, ann, "rude", 10)
+    make_message(db, ann, "nice", 5)
+    with db.session(write=True) as session:
+        view = messages.set_flagged(session, message_id=hidden, flagged=True, moderator=mod)
+        assert view.flagged
+    with db.session() as session:
+        for page in (
+            timelines.public_timeline(session, limit=30),
+            timelines.user_timeline(session, user_id=ann.id, limit=30),
+            timelines.home_timeline(session, user_id=ann.id, limit=30),
+        ):
+            assert [m.text for m in page.items] == ["nice"]
+        assert [m.text for m in timelines.flagged_messages(session, limit=30).items] == ["rude"]
+    with db.session(write=True) as session:
+        messages.set_flagged(session, message_id=hidden, flagged=False, moderator=mod)
+    assert [m.text for m in _all(db)] == ["rude", "nice"]
+
+
+def test_only_moderators_flag_and_unknown_messages_are_not_found(db: Database) -> None:
+    ann = make_user(db, "ann")
+    mod = make_user(db, "mod", moderator=True)
+    message_id = make_message(db, ann, "hello", 1)
+    with db.session(write=True) as session:
+        with pytest.raises(Forbidden):
+            messages.set_flagged(session, message_id=message_id, flagged=True, moderator=ann)
+        with pytest.raises(NotFound):
+            messages.set_flagged(session, message_id=999_999, flagged=True, moderator=mod)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("", "You have to enter a message"),
+        ("   ", "You have to enter a message"),
+        ("x" * 1001, "A message can have at most 1000 characters"),
+        ("nul\x00byte", "The message contains characters that cannot be stored"),
+        ("lone \udc80 surrogate", "The message contains characters that cannot be stored"),
+    ],
+)
+def test_unpostable_messages_are_refused(db: Database, text: str, error: str) -> None:
+    ann = make_user(db, "ann")
+    with db.session(write=True) as session, pytest.raises(Invalid) as raised:
+        messages.post_message(session, author=ann, text=text)
+    assert raised.value.message == error
+
+
+def test_a_posted_message_keeps_its_text_exactly(db: Database) -> None:
+    ann = make_user(db, "ann")
+    text = "\ufeff“Quotes” — £ æ é œ <b>not html</b> 🎉"
+    with db.session(write=True) as session:
+        posted = messages.post_message(session, author=ann, text=text)
+    assert _all(db)[0].text == text == posted.text
+
+
+def test_latest_is_minus_one_until_set_then_the_last_value_received(db: Database) -> None:
+    with db.session() as session:
+        assert latest.get_latest(session) == -1
+    for value in (1337, 5, 0):
+        with db.session(write=True) as session:
+            latest.set_latest(session, value)
+    with db.session() as session:
+        assert latest.get_latest(session) == 0

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings, SettingsError
+
+
+def test_defaults_are_a_sqlite_file_in_the_working_directory_and_development() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == f"sqlite:///{Path.cwd() / 'minitwit.sqlite3'}"
+    assert settings.env == "development"
+    assert settings.simulator_auth == DEFAULT_SIMULATOR_AUTH
+    assert settings.page_size == 30
+    assert settings.rest_max_no == 10_000
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("postgres://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_postgres_urls_are_normalised_to_psycopg2(given: str, expected: str) -> None:
+    assert Settings.from_env({"DATABASE_URL": given}).database_url == expected
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_env({"MINITWIT_ENV": "production"})
+
+
+def test_production_refuses_the_development_key() -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_env({"MINITWIT_ENV": "production", "SECRET_KEY": "development key"})
+
+
+def test_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-from-a-docker-secret\n")
+    settings = Settings.from_env({"MINITWIT_ENV": "production", "SECRET_KEY_FILE": str(secret)})
+    assert settings.secret_key == "s3cret-from-a-docker-secret"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"MINITWIT_ENV": "staging"},
+        {"DB_POOL_SIZE": "ten"},
+        {"DB_POOL_SIZE": "0"},
+        {"MINITWIT_REST_PREFIX": "api"},
+        {"MINITWIT_MAX_NO": "-5"},
+    ],
+)
+def test_nonsense_configuration_is_refused_with_a_clear_error(environ: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        Settings.from_env(environ)
