@@ -100,7 +100,7 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> N
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real server process on a fresh SQLite database, shared by the browser tests."""
     workdir = tmp_path_factory.mktemp("browser-server")
     port = _free_port()
@@ -167,8 +167,10 @@ class PageWatch:
     csp_violations: list[str] = field(default_factory=list)
 
 
-def _new_page(browser: Any, server: Server, viewport: dict[str, int]) -> tuple[Any, Any, PageWatch]:
-    context = browser.new_context(base_url=server.base_url, viewport=viewport)
+def _new_page(
+    browser: Any, real_server: Server, viewport: dict[str, int]
+) -> tuple[Any, Any, PageWatch]:
+    context = browser.new_context(base_url=real_server.base_url, viewport=viewport)
     context.set_default_timeout(10_000)
     page = context.new_page()
     watch = PageWatch()
@@ -194,9 +196,9 @@ def _check_watch(watch: PageWatch) -> None:
 
 
 @pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
+def page(browser: Any, real_server: Server) -> Iterator[Any]:
     """A fresh browser context (no cookies, no storage) at desktop size."""
-    context, page, page_watch = _new_page(browser, server, {"width": 1024, "height": 900})
+    context, page, page_watch = _new_page(browser, real_server, {"width": 1024, "height": 900})
     try:
         yield page
     finally:
@@ -205,12 +207,14 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
 
 
 @pytest.fixture
-def new_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
+def new_page(browser: Any, real_server: Server) -> Iterator[Callable[..., Any]]:
     """Factory for further independent visitors, e.g. a second user or a phone-sized screen."""
     opened: list[tuple[Any, PageWatch]] = []
 
     def make(width: int = 1024, height: int = 900) -> Any:
-        context, page, page_watch = _new_page(browser, server, {"width": width, "height": height})
+        context, page, page_watch = _new_page(
+            browser, real_server, {"width": width, "height": height}
+        )
         opened.append((context, page_watch))
         return page
 
@@ -251,9 +255,9 @@ POST = "mutation Post($text: String!) { postMessage(text: $text) { id } }"
 
 
 @pytest.fixture
-def make_user(playwright_instance: Any, server: Server) -> Iterator[Callable[..., str]]:
+def make_user(playwright_instance: Any, real_server: Server) -> Iterator[Callable[..., str]]:
     """Register a user with a unique name through the API; returns the username."""
-    api = playwright_instance.request.new_context(base_url=server.base_url)
+    api = playwright_instance.request.new_context(base_url=real_server.base_url)
 
     def make(prefix: str = "user") -> str:
         username = unique_name(prefix)
@@ -269,12 +273,12 @@ def make_user(playwright_instance: Any, server: Server) -> Iterator[Callable[...
 
 
 @pytest.fixture
-def post_as(playwright_instance: Any, server: Server) -> Iterator[Callable[..., list[str]]]:
+def post_as(playwright_instance: Any, real_server: Server) -> Iterator[Callable[..., list[str]]]:
     """Post messages as a user through the API, oldest first; returns their ids."""
     contexts: list[Any] = []
 
     def post(username: str, *texts: str) -> list[str]:
-        api = playwright_instance.request.new_context(base_url=server.base_url)
+        api = playwright_instance.request.new_context(base_url=real_server.base_url)
         contexts.append(api)
         graphql(api, LOGIN, {"username": username, "password": PASSWORD})
         return [graphql(api, POST, {"text": text})["postMessage"]["id"] for text in texts]

@@ -19,14 +19,14 @@ def item(page: Any, text: str) -> Any:
 def test_moderator_flags_and_unflags_a_message(
     page: Any,
     new_page: Callable[..., Any],
-    server: Any,
+    real_server: Any,
     make_user: Callable[[str], str],
     post_as: Callable[..., list[str]],
     sign_in: Callable[[Any, str], None],
     screenshot: Callable[[Any, str], None],
 ) -> None:
     moderator = make_user("mod")
-    server.cli("user", "promote", moderator)
+    real_server.cli("user", "promote", moderator)
     author = make_user("spammer")
     text = f"buy cheap stuff from {author}"
     post_as(author, text, f"an honest message from {author}")

@@ -44,8 +44,8 @@ def test_script_message_is_shown_literally_and_runs_nothing(
 
 @pytest.mark.browser
 @pytest.mark.parametrize("path", PAGES)
-def test_pages_send_security_headers(server: Any, path: str) -> None:
-    with urllib.request.urlopen(server.url(path), timeout=10) as response:  # noqa: S310
+def test_pages_send_security_headers(real_server: Any, path: str) -> None:
+    with urllib.request.urlopen(real_server.url(path), timeout=10) as response:  # noqa: S310
         headers = response.headers
         assert response.status == 200
         assert headers["Content-Type"].startswith("text/html")
@@ -66,12 +66,12 @@ def test_pages_send_security_headers(server: Any, path: str) -> None:
 
 
 @pytest.mark.browser
-def test_static_files_are_served_with_nosniff(server: Any) -> None:
+def test_static_files_are_served_with_nosniff(real_server: Any) -> None:
     for asset, content_type in [
         ("/static/style.css", "text/css"),
         ("/static/js/api.js", "javascript"),
     ]:
-        with urllib.request.urlopen(server.url(asset), timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(real_server.url(asset), timeout=10) as response:  # noqa: S310
             assert response.status == 200
             assert content_type in response.headers["Content-Type"]
             assert response.headers["X-Content-Type-Options"] == "nosniff"
