@@ -1,0 +1,303 @@
+"""The simulator's endpoints.
+
+Each request is parsed on the event loop; its database work runs in one worker-thread
+transaction that calls the shared resolvers and, last of all, stores ``latest`` (so the row
+lock on ``latest`` is held only for the commit). When the request is refused, before or during
+that transaction, ``latest`` is stored in a small transaction of its own: the reference stores it
+before anything can fail, and so does this layer, in effect.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from loguru import logger
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from minitwit.db import Database
+from minitwit.models import User
+from minitwit.resolvers import accounts, latest, messages, social, timelines
+from minitwit.resolvers.errors import DomainError, Forbidden, Invalid, NotFound
+from minitwit.resolvers.timelines import MessageView
+from minitwit.rest_compat import openapi
+from minitwit.rest_compat.parsing import (
+    follow_action,
+    parse_latest,
+    parse_no,
+    parse_object,
+    text_field,
+)
+from minitwit.rest_compat.responses import (
+    encode,
+    error_response,
+    json_bytes,
+    json_response,
+    no_content,
+)
+from minitwit.settings import Settings
+
+T = TypeVar("T")
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+NOT_AUTHORIZED = "You are not authorized to use this resource!"
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def status_for(error: DomainError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Forbidden):
+        return 403
+    return 400
+
+
+def _answering_errors(handler: Endpoint) -> Endpoint:
+    """Turn a resolver's refusal into the reference's JSON error body."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except DomainError as error:
+            return error_response(status_for(error), error.message)
+
+    return endpoint
+
+
+def _dispatch(handlers: dict[str, Endpoint]) -> Endpoint:
+    """One endpoint for every method, so an unsupported one gets a JSON 405 too."""
+    if "GET" in handlers:
+        handlers = {"HEAD": handlers["GET"], **handlers}
+    allow = ", ".join(handlers)
+
+    async def endpoint(request: Request) -> Response:
+        handler = handlers.get(request.method)
+        if handler is None:
+            return error_response(405, "Method Not Allowed", headers={"Allow": allow})
+        return await handler(request)
+
+    return endpoint
+
+
+def _message_list(items: Sequence[MessageView]) -> bytes:
+    return encode(
+        [{"content": m.text, "pub_date": m.pub_date, "user": m.author_username} for m in items]
+    )
+
+
+class SimulatorApi:
+    """The endpoints, bound to one database and one set of settings."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.credential = settings.simulator_auth.encode("utf-8")
+        self.openapi = encode(
+            openapi.document(settings.rest_prefix, default_no=settings.rest_default_no)
+        )
+
+    # -- mechanics shared by every endpoint ------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        for name, value in request.scope["headers"]:
+            if name == b"authorization":
+                return hmac.compare_digest(value, self.credential)
+        return False
+
+    async def _store(self, received: int | None) -> None:
+        if received is not None:
+            await self.db.run_in_session(latest.set_latest, received, write=True)
+
+    async def _refuse(self, received: int | None, error: DomainError) -> Response:
+        await self._store(received)
+        return error_response(status_for(error), error.message)
+
+    async def _act(
+        self, received: int | None, func: Callable[..., T], *args: Any, write: bool
+    ) -> T:
+        """``func(session, *args)`` and the ``latest`` it came with, in one transaction."""
+
+        def work(session: Session) -> T:
+            result = func(session, *args)
+            if received is not None:
+                latest.set_latest(session, received)
+            return result
+
+        try:
+            return await self.db.run_in_session(work, write=write or received is not None)
+        except DomainError:
+            await self._store(received)
+            raise
+        except Exception:
+            try:
+                await self._store(received)
+            except Exception:
+                logger.exception("could not store latest={value} after a failure", value=received)
+            raise
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    async def get_latest(self, request: Request) -> Response:
+        value = await self.db.run_in_session(latest.get_latest)
+        return json_response({"latest": value})
+
+    async def register(self, request: Request) -> Response:
+        received = parse_latest(request.query_params)
+        try:
+            document = parse_object(await request.body())
+            username = text_field(document, "username")
+            email = text_field(document, "email")
+            password = text_field(document, "pwd")
+        except Invalid as error:
+            return await self._refuse(received, error)
+        await self._act(received, _register, username, email, password, write=True)
+        return no_content()
+
+    async def public_messages(self, request: Request) -> Response:
+        received = parse_latest(request.query_params)
+        if not self._authorized(request):
+            return await self._refuse(received, Forbidden(NOT_AUTHORIZED))
+        limit = self._limit(request)
+        body = await self._act(received, _public_messages, limit, write=False)
+        return json_bytes(body)
+
+    async def user_messages(self, request: Request) -> Response:
+        received = parse_latest(request.query_params)
+        if not self._authorized(request):
+            return await self._refuse(received, Forbidden(NOT_AUTHORIZED))
+        username: str = request.path_params["username"]
+        body = await self._act(
+            received, _user_messages, username, self._limit(request), write=False
+        )
+        return json_bytes(body)
+
+    async def post_message(self, request: Request) -> Response:
+        received = parse_latest(request.query_params)
+        if not self._authorized(request):
+            return await self._refuse(received, Forbidden(NOT_AUTHORIZED))
+        username: str = request.path_params["username"]
+        content: str | Invalid
+        try:
+            content = text_field(parse_object(await request.body()), "content")
+        except Invalid as error:
+            content = error
+        await self._act(
+            received,
+            _post_message,
+            username,
+            content,
+            self.settings.max_message_length,
+            write=True,
+        )
+        return no_content()
+
+    async def follows(self, request: Request) -> Response:
+        received = parse_latest(request.query_params)
+        if not self._authorized(request):
+            return await self._refuse(received, Forbidden(NOT_AUTHORIZED))
+        username: str = request.path_params["username"]
+        body = await self._act(received, _follows, username, self._limit(request), write=False)
+        return json_bytes(body)
+
+    async def change_follow(self, request: Request) -> Response:
+        received = parse_latest(request.query_params)
+        if not self._authorized(request):
+            return await self._refuse(received, Forbidden(NOT_AUTHORIZED))
+        username: str = request.path_params["username"]
+        action: tuple[bool, str] | Invalid
+        try:
+            action = follow_action(parse_object(await request.body()))
+        except Invalid as error:
+            action = error
+        await self._act(received, _change_follow, username, action, write=True)
+        return no_content()
+
+    async def openapi_document(self, request: Request) -> Response:
+        return json_bytes(self.openapi)
+
+    def _limit(self, request: Request) -> int:
+        return parse_no(
+            request.query_params,
+            default=self.settings.rest_default_no,
+            maximum=self.settings.rest_max_no,
+        )
+
+    def routes(self) -> list[BaseRoute]:
+        prefix = self.settings.rest_prefix
+
+        def route(path: str, handlers: dict[str, Endpoint], name: str) -> Route:
+            wrapped = {method: _answering_errors(h) for method, h in handlers.items()}
+            methods = list(ALL_METHODS)
+            if path == "/register" and not prefix:
+                # GET /register is the web client's sign-up page; leave GET and HEAD to it.
+                methods = [m for m in methods if m not in ("GET", "HEAD")]
+            return Route(prefix + path, _dispatch(wrapped), methods=methods, name=name)
+
+        return [
+            route("/latest", {"GET": self.get_latest}, "sim_latest"),
+            route("/register", {"POST": self.register}, "sim_register"),
+            route("/msgs", {"GET": self.public_messages}, "sim_msgs"),
+            route(
+                "/msgs/{username:path}",
+                {"GET": self.user_messages, "POST": self.post_message},
+                "sim_user_msgs",
+            ),
+            route(
+                "/fllws/{username:path}",
+                {"GET": self.follows, "POST": self.change_follow},
+                "sim_fllws",
+            ),
+            route("/openapi.json", {"GET": self.openapi_document}, "sim_openapi"),
+        ]
+
+
+# -- the work each endpoint does in its worker thread --------------------------------------
+
+
+def _stored_id(user: User) -> int:
+    if user.id is None:
+        raise RuntimeError("a stored user has an id")
+    return user.id
+
+
+def _register(session: Session, username: str, email: str, password: str) -> None:
+    accounts.register(session, username=username, email=email, password=password)
+
+
+def _public_messages(session: Session, limit: int) -> bytes:
+    return _message_list(timelines.public_timeline(session, limit=limit).items)
+
+
+def _user_messages(session: Session, username: str, limit: int) -> bytes:
+    user_id = _stored_id(accounts.require_user(session, username))
+    return _message_list(timelines.user_timeline(session, user_id=user_id, limit=limit).items)
+
+
+def _post_message(session: Session, username: str, content: str | Invalid, max_length: int) -> None:
+    author = accounts.require_user(session, username)
+    if isinstance(content, Invalid):
+        raise content
+    messages.post_message(
+        session, author=author, text=content, max_length=max_length, allow_empty=True
+    )
+
+
+def _follows(session: Session, username: str, limit: int) -> bytes:
+    user_id = _stored_id(accounts.require_user(session, username))
+    followed = social.following(session, user_id=user_id, limit=limit)
+    return encode({"follows": [user.username for user in followed]})
+
+
+def _change_follow(session: Session, username: str, action: tuple[bool, str] | Invalid) -> None:
+    who = accounts.require_user(session, username)
+    if isinstance(action, Invalid):
+        raise action
+    follow, whom = action
+    if follow:
+        social.follow(session, who=who, whom_name=whom)
+    else:
+        social.unfollow(session, who=who, whom_name=whom)
