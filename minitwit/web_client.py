@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from minitwit.schema.context import SESSION_USER_KEY
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -52,15 +54,20 @@ STATIC_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-# (path, route name, page shell). "/{username}" stays last: it matches every other single segment.
-PAGES: tuple[tuple[str, str, str], ...] = (
-    ("/", "timeline", "timeline.html"),
-    ("/public", "public_timeline", "timeline.html"),
-    ("/login", "login", "login.html"),
-    ("/register", "register", "register.html"),
-    ("/logout", "logout", "logout.html"),
-    ("/moderation", "moderation", "moderation.html"),
-    ("/{username}", "user_timeline", "timeline.html"),
+SIGNED_OUT, SIGNED_IN = False, True
+
+# (path, route name, page shell, redirect: (when signed in or out, target) or None).
+# The redirects are the original's and only read the session cookie; the pages' JavaScript
+# repeats them from the `viewer` query in case the cookie names a user who no longer exists.
+# "/{username}" stays last: it matches every other single segment.
+PAGES: tuple[tuple[str, str, str, tuple[bool, str] | None], ...] = (
+    ("/", "timeline", "timeline.html", (SIGNED_OUT, "/public")),
+    ("/public", "public_timeline", "timeline.html", None),
+    ("/login", "login", "login.html", (SIGNED_IN, "/")),
+    ("/register", "register", "register.html", (SIGNED_IN, "/")),
+    ("/logout", "logout", "logout.html", None),
+    ("/moderation", "moderation", "moderation.html", (SIGNED_OUT, "/login")),
+    ("/{username}", "user_timeline", "timeline.html", None),
 )
 
 
@@ -89,8 +96,16 @@ class _WithHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _page(shell: Path) -> Callable[[Request], Awaitable[Response]]:
+def _signed_in(request: Request) -> bool:
+    return "session" in request.scope and request.session.get(SESSION_USER_KEY) is not None
+
+
+def _page(
+    shell: Path, redirect: tuple[bool, str] | None
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        if redirect is not None and _signed_in(request) is redirect[0]:
+            return RedirectResponse(redirect[1], status_code=302, headers=PAGE_HEADERS)
         return FileResponse(shell, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
     endpoint.__name__ = f"page_{shell.stem}"
@@ -105,7 +120,7 @@ def web_routes(web_dir: Path | None = None) -> list[BaseRoute]:
         app = Starlette(routes=[*api_routes, *web_routes()])
     """
     root = (web_dir or DEFAULT_WEB_DIR).resolve()
-    missing = [shell for _, _, shell in PAGES if not (root / shell).is_file()]
+    missing = [shell for _, _, shell, _ in PAGES if not (root / shell).is_file()]
     if missing or not (root / "static").is_dir():
         raise FileNotFoundError(f"web client files missing in {root}: {missing or ['static/']}")
     static = StaticFiles(directory=root / "static")
@@ -113,7 +128,7 @@ def web_routes(web_dir: Path | None = None) -> list[BaseRoute]:
         Mount("/static", app=_WithHeaders(static, STATIC_HEADERS), name="static"),
     ]
     routes += [
-        Route(path, _page(root / shell), methods=["GET"], name=f"web_{name}")
-        for path, name, shell in PAGES
+        Route(path, _page(root / shell, redirect), methods=["GET"], name=f"web_{name}")
+        for path, name, shell, redirect in PAGES
     ]
     return routes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import urllib.request
 from collections.abc import Callable
@@ -166,3 +167,21 @@ def test_failing_server_shows_a_clear_error(page: Any) -> None:
     expect(page).to_have_url(re.compile(r"/login$"))
     assert len(calls) == 2
     assert "login" in calls[1]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("path", "target"), [("/", "/public"), ("/moderation", "/login")])
+def test_signed_out_visitor_is_redirected_by_the_server(
+    real_server: Any, path: str, target: str
+) -> None:
+    host, port = real_server.base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status == 302
+    assert response.getheader("Location") == target
+    assert response.getheader("Cache-Control") == "no-store"
