@@ -10,10 +10,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     MaxAliasesLimiter,
-    SchemaExtension,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 
@@ -38,11 +38,11 @@ def build_schema(
         extensions=[
             *extensions,
             DomainErrors,
-            MaxTokensLimiter(max_token_count=2000),
-            QueryDepthLimiter(max_depth=8),
-            MaxAliasesLimiter(max_alias_count=30),
-            ParserCache(maxsize=256),
-            ValidationCache(maxsize=256),
+            lambda: MaxTokensLimiter(max_token_count=2000),
+            lambda: QueryDepthLimiter(max_depth=8),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
         ],
     )
 

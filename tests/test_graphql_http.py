@@ -1,0 +1,333 @@
+"""The GraphQL API over real HTTP, with a real cookie session, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psycopg2
+import pytest
+from sqlalchemy import event
+
+from minitwit.app import create_app
+from minitwit.settings import Settings
+from tests.conftest import TEST_SECRET, GraphQLClient, LiveServer
+from tests.factories import PASSWORD, make_message, make_user
+
+REGISTER = """
+mutation ($u: String!, $e: String!, $p: String!, $p2: String!) {
+  register(username: $u, email: $e, password: $p, password2: $p2) { username }
+}"""
+LOGIN = "mutation ($u: String!, $p: String!) { login(username: $u, password: $p) { username } }"
+HOME = "{ homeTimeline { nodes { text author { username } } } }"
+TIMELINE = """
+query ($first: Int, $after: String) {
+  publicTimeline(first: $first, after: $after) {
+    nodes { id text pubDate author { username gravatarUrl } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def register(client: GraphQLClient, name: str, password: str = PASSWORD) -> None:
+    client.data(REGISTER, u=name, e=f"{name}@example.org", p=password, p2=password)
+
+
+def test_a_whole_session_sign_up_post_follow_read_home_sign_out(client: GraphQLClient) -> None:
+    register(client, "ann")
+    register(client, "Bob Builder")
+    assert client.data("{ viewer { username } }") == {"viewer": None}
+
+    client.data(LOGIN, u="Bob Builder", p=PASSWORD)
+    client.data('mutation { postMessage(text: "bob was here") { id } }')
+    client.data("mutation { logout }")
+
+    assert client.data(LOGIN, u="ann", p=PASSWORD) == {"login": {"username": "ann"}}
+    assert client.data("{ viewer { username isViewer } }")["viewer"] == {
+        "username": "ann",
+        "isViewer": True,
+    }
+    client.data('mutation { postMessage(text: "ann before following") { id } }')
+    followed = client.data('mutation { follow(username: "Bob Builder") { followedByViewer } }')
+    assert followed == {"follow": {"followedByViewer": True}}
+    client.data('mutation { postMessage(text: "ann after following") { id } }')
+
+    home = client.data(HOME)["homeTimeline"]["nodes"]
+    assert [(m["text"], m["author"]["username"]) for m in home] == [
+        ("ann after following", "ann"),
+        ("ann before following", "ann"),
+        ("bob was here", "Bob Builder"),
+    ]
+    user = client.data(
+        '{ user(username: "Bob Builder") { followers { username } followedByViewer'
+        " isViewer messages { nodes { text } } } }"
+    )["user"]
+    assert user == {
+        "followers": [{"username": "ann"}],
+        "followedByViewer": True,
+        "isViewer": False,
+        "messages": {"nodes": [{"text": "bob was here"}]},
+    }
+
+    client.data('mutation { unfollow(username: "Bob Builder") { username } }')
+    assert [m["text"] for m in client.data(HOME)["homeTimeline"]["nodes"]] == [
+        "ann after following",
+        "ann before following",
+    ]
+    assert client.data("mutation { logout }") == {"logout": True}
+    assert client.error(HOME) == ("You have to sign in to see your timeline", "UNAUTHENTICATED")
+    assert client.data("{ viewer { username } }") == {"viewer": None}
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"u": "", "e": "", "p": "", "p2": ""}, "You have to enter a username"),
+        ({"u": "x", "e": "nope", "p": "", "p2": ""}, "You have to enter a valid email address"),
+        ({"u": "x", "e": "x@y.dk", "p": "", "p2": ""}, "You have to enter a password"),
+        ({"u": "x", "e": "x@y.dk", "p": "a", "p2": "b"}, "The two passwords do not match"),
+    ],
+)
+def test_registration_errors_carry_the_original_texts_and_a_code(
+    client: GraphQLClient, variables: dict[str, str], message: str
+) -> None:
+    assert client.error(REGISTER, **variables) == (message, "BAD_USER_INPUT")
+
+
+def test_error_codes_are_stable(server: LiveServer, client: GraphQLClient) -> None:
+    register(client, "ann")
+    assert client.error(REGISTER, u="ann", e="a@b.dk", p="x", p2="x") == (
+        "The username is already taken",
+        "CONFLICT",
+    )
+    assert client.error(LOGIN, u="nobody", p="x") == ("Invalid username", "BAD_USER_INPUT")
+    assert client.error(LOGIN, u="ann", p="wrong") == ("Invalid password", "BAD_USER_INPUT")
+    assert client.error('mutation { postMessage(text: "hi") { id } }')[1] == "UNAUTHENTICATED"
+    client.data(LOGIN, u="ann", p=PASSWORD)
+    assert client.error('mutation { follow(username: "ghost") { username } }')[1] == "NOT_FOUND"
+    assert client.error("{ flaggedMessages { nodes { id } } }")[1] == "FORBIDDEN"
+    assert client.error('mutation { flagMessage(id: "1") { id } }')[1] == "FORBIDDEN"
+    assert client.error("{ publicTimeline(first: 101) { nodes { id } } }")[1] == "BAD_USER_INPUT"
+    assert client.error("{ nonsense }")[1] == "BAD_REQUEST"
+
+
+def test_moderators_flag_and_unflag_and_flagged_messages_vanish(
+    server: LiveServer, client: GraphQLClient
+) -> None:
+    ann = make_user(server.db, "ann")
+    make_user(server.db, "mod", moderator=True)
+    message_id = make_message(server.db, ann, "rude words", 1_600_000_000)
+    client.data(LOGIN, u="mod", p=PASSWORD)
+    flagged = client.data("mutation ($id: ID!) { flagMessage(id: $id) { flagged } }", id=message_id)
+    assert flagged == {"flagMessage": {"flagged": True}}
+    assert client.data(TIMELINE)["publicTimeline"]["nodes"] == []
+    listed = client.data("{ flaggedMessages { nodes { text author { username } } } }")
+    assert listed["flaggedMessages"]["nodes"] == [
+        {"text": "rude words", "author": {"username": "ann"}}
+    ]
+    client.data("mutation ($id: ID!) { unflagMessage(id: $id) { id } }", id=message_id)
+    assert len(client.data(TIMELINE)["publicTimeline"]["nodes"]) == 1
+    assert client.error('mutation { flagMessage(id: "abc") { id } }')[1] == "BAD_USER_INPUT"
+    assert client.error('mutation { flagMessage(id: "99999") { id } }')[1] == "NOT_FOUND"
+
+
+def test_messages_page_with_cursors_and_dates_are_utc(
+    server: LiveServer, client: GraphQLClient
+) -> None:
+    ann = make_user(server.db, "ann")
+    for i in range(7):
+        make_message(server.db, ann, f"m{i}", 1_582_246_860 + i)
+    first = client.data(TIMELINE, first=5)["publicTimeline"]
+    assert [m["text"] for m in first["nodes"]] == ["m6", "m5", "m4", "m3", "m2"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert first["nodes"][0]["pubDate"] == "2020-02-21T01:01:06+00:00"
+    rest = client.data(TIMELINE, first=5, after=first["pageInfo"]["endCursor"])["publicTimeline"]
+    assert [m["text"] for m in rest["nodes"]] == ["m1", "m0"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    stamp = datetime.fromisoformat(rest["nodes"][-1]["pubDate"])
+    assert stamp == datetime.fromtimestamp(1_582_246_860, tz=UTC)
+
+
+def test_gravatar_urls_follow_the_original(client: GraphQLClient) -> None:
+    client.data(REGISTER, u="ann", e=" Ann@Example.ORG ", p="x", p2="x")
+    data = client.data('{ user(username: "ann") { a: gravatarUrl b: gravatarUrl(size: 80) } }')
+    # md5("ann@example.org")
+    digest = "8b5a6a28fc840441be692d74a81ccd1a"
+    assert data["user"]["a"] == f"https://www.gravatar.com/avatar/{digest}?d=identicon&s=48"
+    assert data["user"]["b"].endswith("&s=80")
+    assert client.error('{ user(username: "ann") { gravatarUrl(size: 0) } }')[1] == "BAD_USER_INPUT"
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(client: GraphQLClient) -> None:
+    register(client, "ann")
+    response = client.post(
+        "/graphql", json={"query": LOGIN, "variables": {"u": "ann", "p": PASSWORD}}
+    )
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+
+
+def test_production_cookies_are_secure_and_graphiql_is_off(settings: Settings) -> None:
+    production = settings.with_(env="production")
+    with LiveServer(create_app(production)) as live, live.client() as client:
+        register(client, "ann")
+        response = client.post(
+            "/graphql", json={"query": LOGIN, "variables": {"u": "ann", "p": PASSWORD}}
+        )
+        assert "secure" in response.headers["set-cookie"].lower()
+        page = client.get("/graphql", headers={"accept": "text/html"})
+        assert "graphiql" not in page.text.lower()
+
+
+def test_graphiql_is_served_in_development(client: GraphQLClient) -> None:
+    page = client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+def test_a_forged_session_cookie_signs_nobody_in(server: LiveServer) -> None:
+    make_user(server.db, "ann")
+    with server.client() as client:
+        client.cookies.set("minitwit_session", "eyJ1aWQiOiAxfQ==.forged.signature")
+        assert client.data("{ viewer { username } }") == {"viewer": None}
+
+
+def test_unexpected_errors_are_masked_for_the_client(server: LiveServer) -> None:
+    make_user(server.db, "ann")
+    with server.db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE followers")
+    with server.client() as client:
+        message, code = client.error('{ user(username: "ann") { following { username } } }')
+    assert (message, code) == ("Unexpected error.", "INTERNAL_SERVER_ERROR")
+
+
+@contextmanager
+def count_statements(server: LiveServer) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        if not args[2].startswith("BEGIN"):  # SQLite's explicit transaction start
+            statements.append(args[2])
+
+    event.listen(server.db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(server.db.engine, "before_cursor_execute", record)
+
+
+def test_a_timeline_with_authors_costs_the_same_statements_for_5_or_30(
+    server: LiveServer, client: GraphQLClient
+) -> None:
+    authors = [make_user(server.db, f"user{i}") for i in range(10)]
+    for i in range(40):
+        make_message(server.db, authors[i % 10], f"m{i}", 1000 + i)
+    counts = {}
+    for first in (5, 30):
+        with count_statements(server) as statements:
+            nodes = client.data(TIMELINE, first=first)["publicTimeline"]["nodes"]
+        assert len(nodes) == first
+        assert len({n["author"]["username"] for n in nodes}) == min(first, 10)
+        counts[first] = len(statements)
+    assert counts[5] == counts[30] <= 3
+
+
+def test_followed_by_viewer_on_every_author_is_one_statement(
+    server: LiveServer, client: GraphQLClient
+) -> None:
+    authors = [make_user(server.db, f"user{i}") for i in range(10)]
+    for i in range(30):
+        make_message(server.db, authors[i % 10], f"m{i}", 1000 + i)
+    client.data(LOGIN, u="user0", p=PASSWORD)
+    query = "{ publicTimeline(first: 30) { nodes { author { username followedByViewer } } } }"
+    with count_statements(server) as statements:
+        client.data(query)
+    # viewer, timeline, viewer's follows: three, whatever the number of authors
+    assert len(statements) == 3
+
+
+def _hold_write_lock(server: LiveServer) -> tuple[Any, Any]:
+    """Take the database's write lock on a connection of our own; returns (conn, release)."""
+    url = server.db.settings.database_url
+    if url.startswith("sqlite"):
+        import sqlite3  # noqa: PLC0415
+
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        return connection, lambda: connection.execute("ROLLBACK")
+    pg = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
+    with pg.cursor() as cursor:
+        cursor.execute("LOCK TABLE followers IN ACCESS EXCLUSIVE MODE")
+    return pg, pg.rollback
+
+
+def test_a_request_stuck_on_the_database_does_not_stall_the_others(
+    server: LiveServer, client: GraphQLClient
+) -> None:
+    register(client, "ann")
+    register(client, "bob")
+    client.data(LOGIN, u="ann", p=PASSWORD)
+    connection, release = _hold_write_lock(server)
+    slow_result: dict[str, Any] = {}
+
+    def slow() -> None:
+        slow_result.update(client.data('mutation { follow(username: "bob") { username } }'))
+
+    worker = threading.Thread(target=slow)
+    try:
+        worker.start()
+        time.sleep(0.3)  # give the follow time to reach the lock and wait there
+        assert worker.is_alive(), "the follow should be waiting for the lock"
+        started = time.monotonic()
+        with httpx.Client(base_url=server.url, timeout=5) as other:
+            for _ in range(5):
+                response = other.post("/graphql", json={"query": TIMELINE})
+                assert response.status_code == 200 and "errors" not in response.json()
+                assert other.get("/health/live").status_code == 200
+        assert time.monotonic() - started < 2.5
+        assert worker.is_alive(), "the follow must still be waiting while the others finished"
+    finally:
+        release()
+        worker.join(timeout=10)
+        connection.close()
+    assert slow_result == {"follow": {"username": "bob"}}
+
+
+def test_request_ids_come_back_and_metrics_count_requests(
+    server: LiveServer, client: GraphQLClient
+) -> None:
+    response = client.post(
+        "/graphql", json={"query": "{ viewer { username } }"}, headers={"x-request-id": "abc-1"}
+    )
+    assert response.headers["x-request-id"] == "abc-1"
+    generated = client.get("/health/live").headers["x-request-id"]
+    assert len(generated) == 32
+    metrics = client.get("/metrics").text
+    assert 'minitwit_http_requests_total{method="POST",route="/graphql",status="200"} 1.0' in metrics
+    assert 'minitwit_graphql_operations_total{operation_type="query",status="ok"} 1.0' in metrics
+    assert "minitwit_http_request_duration_seconds_bucket" in metrics
+
+
+def test_health_endpoints(server: LiveServer, client: GraphQLClient) -> None:
+    assert client.get("/health/live").json() == {"status": "ok"}
+    assert client.get("/health/ready").json() == {"status": "ok"}
+
+
+def test_readiness_fails_when_the_database_is_gone() -> None:
+    settings = Settings(
+        database_url="postgresql://nobody@127.0.0.1:1/none", secret_key=TEST_SECRET
+    )
+    with LiveServer(create_app(settings)) as live, live.client() as client:
+        response = client.get("/health/ready")
+        assert response.status_code == 503
+        assert client.get("/health/live").status_code == 200
+
+
+def test_oversized_bodies_are_refused_with_413(client: GraphQLClient) -> None:
+    response = client.post("/graphql", content=b"{" + b" " * 100_000 + b"}")
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
