@@ -169,7 +169,9 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(client: GraphQLClient) 
         "/graphql", json={"query": LOGIN, "variables": {"u": "ann", "p": PASSWORD}}
     )
     cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "secure" not in cookie
 
 
 def test_production_cookies_are_secure_and_graphiql_is_off(settings: Settings) -> None:
@@ -186,7 +188,8 @@ def test_production_cookies_are_secure_and_graphiql_is_off(settings: Settings) -
 
 def test_graphiql_is_served_in_development(client: GraphQLClient) -> None:
     page = client.get("/graphql", headers={"accept": "text/html"})
-    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
 
 
 def test_a_forged_session_cookie_signs_nobody_in(server: LiveServer) -> None:
@@ -254,7 +257,7 @@ def _hold_write_lock(server: LiveServer) -> tuple[Any, Any]:
     """Take the database's write lock on a connection of our own; returns (conn, release)."""
     url = server.db.settings.database_url
     if url.startswith("sqlite"):
-        import sqlite3  # noqa: PLC0415
+        import sqlite3
 
         connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         connection.execute("BEGIN IMMEDIATE")
@@ -286,7 +289,8 @@ def test_a_request_stuck_on_the_database_does_not_stall_the_others(
         with httpx.Client(base_url=server.url, timeout=5) as other:
             for _ in range(5):
                 response = other.post("/graphql", json={"query": TIMELINE})
-                assert response.status_code == 200 and "errors" not in response.json()
+                assert response.status_code == 200
+                assert "errors" not in response.json()
                 assert other.get("/health/live").status_code == 200
         assert time.monotonic() - started < 2.5
         assert worker.is_alive(), "the follow must still be waiting while the others finished"
@@ -307,7 +311,9 @@ def test_request_ids_come_back_and_metrics_count_requests(
     generated = client.get("/health/live").headers["x-request-id"]
     assert len(generated) == 32
     metrics = client.get("/metrics").text
-    assert 'minitwit_http_requests_total{method="POST",route="/graphql",status="200"} 1.0' in metrics
+    assert (
+        'minitwit_http_requests_total{method="POST",route="/graphql",status="200"} 1.0' in metrics
+    )
     assert 'minitwit_graphql_operations_total{operation_type="query",status="ok"} 1.0' in metrics
     assert "minitwit_http_request_duration_seconds_bucket" in metrics
 
@@ -318,9 +324,7 @@ def test_health_endpoints(server: LiveServer, client: GraphQLClient) -> None:
 
 
 def test_readiness_fails_when_the_database_is_gone() -> None:
-    settings = Settings(
-        database_url="postgresql://nobody@127.0.0.1:1/none", secret_key=TEST_SECRET
-    )
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", secret_key=TEST_SECRET)
     with LiveServer(create_app(settings)) as live, live.client() as client:
         response = client.get("/health/ready")
         assert response.status_code == 503

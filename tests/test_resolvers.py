@@ -22,9 +22,21 @@ from tests.factories import PASSWORD, make_message, make_user
         ("ann", "ann@x.dk", "pw", "other", "The two passwords do not match"),
         ("a" * 65, "ann@x.dk", "pw", "pw", "The username can have at most 64 characters"),
         ("a/b", "ann@x.dk", "pw", "pw", "The username may not contain '/' or control characters"),
-        ("a\x00b", "ann@x.dk", "pw", "pw", "The username may not contain '/' or control characters"),
+        (
+            "a\x00b",
+            "ann@x.dk",
+            "pw",
+            "pw",
+            "The username may not contain '/' or control characters",
+        ),
         ("ann", "ann@x.dk\x00", "pw", "pw", "You have to enter a valid email address"),
-        ("ann", "ann@x.dk", "p\ud800", "p\ud800", "The password contains characters that cannot be stored"),
+        (
+            "ann",
+            "ann@x.dk",
+            "p\ud800",
+            "p\ud800",
+            "The password contains characters that cannot be stored",
+        ),
     ],
 )
 def test_registration_errors_come_in_the_original_order(
@@ -81,7 +93,8 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
 
 def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -> None:
     ann, bob = make_user(db, "ann"), make_user(db, "bob")
-    assert ann.id is not None and bob.id is not None
+    assert ann.id is not None
+    assert bob.id is not None
     with db.session(write=True) as session:
         social.follow(session, who=ann, whom_name="bob")
         social.follow(session, who=ann, whom_name="bob")
@@ -136,7 +149,8 @@ def test_keyset_pages_cover_every_message_once(db: Database) -> None:
             if not page.has_next:
                 break
             after = page.end_cursor
-    assert len(seen) == len(ids) and set(seen) == ids
+    assert len(seen) == len(ids)
+    assert set(seen) == ids
     keys = [(m.pub_date, m.id) for m in _all(db)]
     assert keys == sorted(keys, reverse=True)
 
@@ -146,7 +160,9 @@ def _all(db: Database) -> list[timelines.MessageView]:
         return list(timelines.public_timeline(session, limit=100).items)
 
 
-@pytest.mark.parametrize("cursor", ["", "???", "bm90IGEgY3Vyc29y", "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OjE"])
+@pytest.mark.parametrize(
+    "cursor", ["", "???", "bm90IGEgY3Vyc29y", "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OjE"]
+)
 def test_a_malformed_cursor_is_invalid_input(db: Database, cursor: str) -> None:
     with db.session() as session, pytest.raises(Invalid, match="Invalid cursor"):
         timelines.public_timeline(session, limit=5, after=cursor)

@@ -1,0 +1,179 @@
+"""The ``minitwit`` command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from minitwit.app import create_app
+from minitwit.db import Database
+from minitwit.resolvers import timelines
+from minitwit.settings import Settings
+from tests.conftest import TEST_SECRET, LiveServer, free_port, shared_file
+from tests.factories import make_message, make_user
+
+SCENARIO_ROGER_PASSWORD = "]=)[X{Km{z"
+
+
+def minitwit(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "minitwit", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_serve_refuses_to_start_in_production_without_a_secret_key(tmp_path: Path) -> None:
+    env = {"MINITWIT_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"}
+    env_without_secret = {k: v for k, v in {**os.environ, **env}.items() if k != "SECRET_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "minitwit", "serve", "--port", str(free_port())],
+        env={**env_without_secret, "SECRET_KEY": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_serve_on_the_sqlite_default_migrates_by_itself_and_serves(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minitwit", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/graphql",
+                    json={"query": "{ publicTimeline { nodes { id } } }"},
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not come up"
+                assert process.poll() is None, "the server exited"
+                time.sleep(0.2)
+        assert response.json() == {"data": {"publicTimeline": {"nodes": []}}}
+        assert (tmp_path / "minitwit.sqlite3").is_file()
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; the lifespan's last word shows
+    # that the shutdown ran to its end.
+    assert process.returncode in (0, -15)
+    assert b'"message": "minitwit stopped"' in output
+
+
+def test_db_upgrade_and_current(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url}
+    upgraded = minitwit("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "schema at revision 0001" in upgraded.stdout
+    assert minitwit("db", "current", env=env).stdout.strip() == "0001"
+
+
+def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
+    ann = make_user(db, "Ann Smith")
+    message_id = make_message(db, ann, "hello", 1)
+    env = {"DATABASE_URL": database_url}
+
+    promoted = minitwit("user", "promote", "Ann Smith", env=env)
+    assert promoted.stdout.strip() == "Ann Smith is now a moderator"
+    flagged = minitwit("flag", str(message_id), env=env)
+    assert flagged.stdout.strip() == f"message {message_id} by Ann Smith is flagged"
+    with db.session() as session:
+        assert timelines.public_timeline(session, limit=10).items == []
+    assert minitwit("unflag", str(message_id), env=env).returncode == 0
+    with db.session() as session:
+        assert len(timelines.public_timeline(session, limit=10).items) == 1
+
+    for args, error in [
+        (("flag", "999999"), "There is no message 999999"),
+        (("flag", "abc"), "Invalid message id"),
+        (("user", "promote", "ghost"), "There is no user 'ghost'"),
+    ]:
+        result = minitwit(*args, env=env)
+        assert result.returncode == 1
+        assert error in result.stderr
+
+
+def test_import_legacy_imports_once_and_legacy_passwords_sign_in(
+    database_url: str, settings: Settings
+) -> None:
+    legacy = shared_file("legacy-minitwit.db")
+    env = {"DATABASE_URL": database_url}
+
+    first = minitwit("import-legacy", str(legacy), env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == (
+        "imported 203 users (0 already present), 11307 messages (0 already present), "
+        "6265 follows (0 already present)"
+    )
+    second = minitwit("import-legacy", str(legacy), env=env)
+    assert second.stdout.strip() == (
+        "imported 0 users (203 already present), 0 messages (11307 already present), "
+        "0 follows (6265 already present)"
+    )
+
+    with LiveServer(create_app(settings)) as live, live.client() as client:
+        login = (
+            "mutation ($u: String!, $p: String!) { login(username: $u, password: $p) { username } }"
+        )
+        assert client.error(login, u="Roger Histand", p="wrong") == (
+            "Invalid password",
+            "BAD_USER_INPUT",
+        )
+        signed_in = client.data(login, u="Roger Histand", p=SCENARIO_ROGER_PASSWORD)
+        assert signed_in == {"login": {"username": "Roger Histand"}}
+        home = client.data("{ homeTimeline(first: 3) { nodes { text } } }")
+        assert len(home["homeTimeline"]["nodes"]) == 3
+        with live.db.session() as session:
+            stored = session.connection().exec_driver_sql(
+                "SELECT pw_hash FROM users WHERE username = 'Roger Histand'"
+            )
+            assert stored.scalar_one().startswith("$argon2id$")
+
+
+def test_import_legacy_refuses_a_file_that_is_not_a_minitwit_database(
+    tmp_path: Path, database_url: str
+) -> None:
+    not_db = tmp_path / "notes.txt"
+    not_db.write_text("hello")
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    env = {"DATABASE_URL": database_url}
+    for path in (tmp_path / "missing.db", not_db, other):
+        result = minitwit("import-legacy", str(path), env=env)
+        assert result.returncode == 1
+        assert result.stderr.startswith("error: ")
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [["nonsense"], ["flag"], ["serve", "--port", "notaport"]])
+def test_usage_errors_exit_2_with_a_message(args: list[str]) -> None:
+    result = minitwit(*args, env={"DATABASE_URL": "sqlite:///:memory:"})
+    assert result.returncode == 2
+    assert "usage: minitwit" in result.stderr
+
+
+def test_settings_used_by_these_tests_are_not_production() -> None:
+    assert not Settings(secret_key=TEST_SECRET).production
