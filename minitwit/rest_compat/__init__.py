@@ -1,6 +1,6 @@
 """The course simulator's REST API, spoken exactly; every route calls the shared resolvers.
 
-``routes.py`` holds the endpoints, ``parsing.py`` reads queries and bodies, ``responses.py``
+``endpoints.py`` holds the endpoints, ``parsing.py`` reads queries and bodies, ``responses.py``
 writes the reference's bytes, ``openapi.py`` describes it all and ``replay.py`` is the client
 that drives a server with a scenario file, as the course's simulator does.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from minitwit.db import Database
-from minitwit.rest_compat.routes import SimulatorApi
+from minitwit.rest_compat.endpoints import SimulatorApi
 from minitwit.settings import Settings
 
 

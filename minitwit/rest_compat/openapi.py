@@ -1,4 +1,4 @@
-"""The OpenAPI 3.0 document of the simulator API, written by hand to match ``routes.py``.
+"""The OpenAPI 3.0 document of the simulator API, written by hand to match ``endpoints.py``.
 
 The tests validate real responses against the schemas below, so the two cannot drift apart
 unnoticed.

@@ -1,0 +1,390 @@
+"""``minitwit replay URL``: drive a server with a simulator scenario file, as the course does.
+
+With one worker it behaves like the course's ``minitwit_simulator.py``: every action in file
+order, one request at a time, a new connection each (``Connection: close``), the same headers,
+bodies and timeout. With ``--workers N`` the actions are sharded by acting user: first every
+registration, then everything else, each user's actions in file order on one worker; the
+file's last action is sent alone at the very end, so ``/latest`` ends at the same value as a
+sequential run.
+
+Errors are printed to stdout in the simulator's CSV form (so empty stdout still means a
+pass); progress and the summary go to stderr. The exit status is 1 on any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import quote
+
+import httpx
+
+from minitwit.settings import DEFAULT_SIMULATOR_AUTH
+
+DEFAULT_TIMEOUT = 0.3
+KINDS = ("register", "tweet", "follow", "unfollow")
+EXPECTED_STATUS: dict[str, frozenset[int]] = {
+    "register": frozenset({204, 400}),
+    "tweet": frozenset({204}),
+    "follow": frozenset({204}),
+    "unfollow": frozenset({204}),
+}
+# What ``requests`` (the simulator's client) reports each httpx failure as.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+    httpx.PoolTimeout,
+)
+
+
+class ScenarioError(ValueError):
+    """A line of the scenario file that cannot be replayed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One scenario line: ``latest`` id, action kind, acting user and the kind's arguments."""
+
+    latest: int
+    kind: str
+    username: str
+    argument: str
+    password: str = ""
+
+    @classmethod
+    def parse(cls, line: str) -> Action:
+        fields = line.rstrip("\n").split("\t")
+        try:
+            latest, kind, username, argument = int(fields[0]), fields[3], fields[4], fields[5]
+        except (IndexError, ValueError):
+            raise ScenarioError(f"not a scenario line: {line.rstrip()!r}") from None
+        if kind not in KINDS:
+            raise ScenarioError(f"Unknown type found: ({kind})")
+        return cls(latest, kind, username, argument, fields[-1] if kind == "register" else "")
+
+    def request(self) -> tuple[str, bytes]:
+        """The path (with query) and JSON body the simulator sends for this action."""
+        if self.kind == "register":
+            path = "/register"
+            body = {"username": self.username, "email": self.argument, "pwd": self.password}
+        elif self.kind == "tweet":
+            path = f"/msgs/{quote(self.username, safe='')}"
+            body = {"content": self.argument}
+        else:
+            path = f"/fllws/{quote(self.username, safe='')}"
+            body = {self.kind: self.argument}
+        return f"{path}?latest={self.latest}", json.dumps(body).encode()
+
+
+def read_scenario(
+    path: Path, limit: int | None = None
+) -> tuple[list[Action], list[tuple[int, str]]]:
+    """The actions of a scenario file, and the (line number, problem) of lines that are not."""
+    actions: list[Action] = []
+    problems: list[tuple[int, str]] = []
+    with path.open(encoding="utf-8", newline="\n") as lines:
+        for number, line in enumerate(lines, start=1):
+            if limit is not None and number > limit:
+                break
+            if not line.strip():
+                continue
+            try:
+                actions.append(Action.parse(line))
+            except ScenarioError as exc:
+                problems.append((number, str(exc)))
+    return actions, problems
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: Action
+    seconds: float
+    status: int | None = None
+    failure: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and self.status in EXPECTED_STATUS[self.action.kind]
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values (0 for none)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class Report:
+    workers: int
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    def summary(self) -> str:
+        ordered = sorted(self.latencies)
+        rate = self.requests / self.seconds if self.seconds else 0.0
+        p50, p99 = percentile(ordered, 0.50), percentile(ordered, 0.99)
+        longest = ordered[-1] if ordered else 0.0
+        statuses = ", ".join(f"{key}: {n}" for key, n in sorted(self.statuses.items()))
+        return (
+            f"{self.requests} requests in {self.seconds:.1f} s ({rate:.0f}/s) "
+            f"with {self.workers} worker{'s' if self.workers != 1 else ''}, "
+            f"{self.errors} error{'s' if self.errors != 1 else ''}\n"
+            f"latency ms: p50 {p50 * 1000:.1f}, p99 {p99 * 1000:.1f}, max {longest * 1000:.1f}\n"
+            f"statuses: {statuses}"
+        )
+
+
+class Replayer:
+    """Sends actions to one server and keeps the score; safe to use from several threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        workers: int = 1,
+        timeout: float = DEFAULT_TIMEOUT,
+        auth: str = DEFAULT_SIMULATOR_AUTH,
+        out: TextIO | None = None,
+        progress: TextIO | None = None,
+        total: int = 0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = base_url
+        self.workers = workers
+        self.timeout = timeout
+        self.headers = {
+            "Connection": "close",
+            "Content-Type": "application/json",
+            "Authorization": auth,
+        }
+        self.out = out
+        self.progress = progress
+        self.total = total
+        self.report = Report(workers=workers)
+        self._lock = threading.Lock()
+        self._shown = 0.0
+
+    def client(self) -> httpx.Client:
+        """A client that opens a new connection for every request, as the simulator does."""
+        return httpx.Client(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            headers=self.headers,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
+
+    def send(self, client: httpx.Client, action: Action) -> Outcome:
+        path, body = action.request()
+        started = time.perf_counter()
+        try:
+            response = client.post(path, content=body)
+        except httpx.ReadTimeout:
+            outcome = Outcome(action, time.perf_counter() - started, failure="ReadTimeout")
+        except CONNECTION_ERRORS:
+            outcome = Outcome(action, time.perf_counter() - started, failure="ConnectionError")
+        except Exception as exc:  # the simulator reports any other failure by its class, too
+            trace = "".join(traceback.format_exception(exc))
+            outcome = Outcome(action, time.perf_counter() - started, failure=type(exc).__name__)
+            self._write("=" * 40 + "\n" + trace)
+        else:
+            outcome = Outcome(action, time.perf_counter() - started, status=response.status_code)
+        self._record(outcome)
+        return outcome
+
+    def run(self, shards: Iterable[Sequence[Action]]) -> None:
+        """Send every shard's actions in order, the shards in parallel threads."""
+        shards = [shard for shard in shards if shard]
+        if len(shards) == 1:
+            self._run_shard(shards[0])
+            return
+        with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+            for future in [pool.submit(self._run_shard, shard) for shard in shards]:
+                future.result()
+
+    def _run_shard(self, actions: Sequence[Action]) -> None:
+        with self.client() as client:
+            for action in actions:
+                self.send(client, action)
+
+    def _record(self, outcome: Outcome) -> None:
+        with self._lock:
+            self.report.latencies.append(outcome.seconds)
+            self.report.statuses[outcome.failure or str(outcome.status)] += 1
+            if not outcome.ok:
+                self.report.errors += 1
+                self._write(self.error_line(outcome) + "\n")
+            self._show_progress()
+
+    def error_line(self, outcome: Outcome) -> str:
+        """The line ``minitwit_simulator.py`` prints for this failure."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        fields = [stamp, self.host, str(outcome.action.latest)]
+        if outcome.failure is not None:
+            fields.append(outcome.failure)
+        else:
+            fields += [str(outcome.status), outcome.action.kind]
+        return ",".join(fields)
+
+    def _write(self, text: str) -> None:
+        if self.out is not None:
+            self.out.write(text)
+            self.out.flush()
+
+    def _show_progress(self, final: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if not final and now - self._shown < 0.2:
+            return
+        self._shown = now
+        done = self.report.requests
+        share = f" ({100 * done / self.total:.0f} %)" if self.total else ""
+        self.progress.write(f"\r{done}/{self.total}{share}, {self.report.errors} errors")
+        if final:
+            self.progress.write("\n")
+        self.progress.flush()
+
+    def finish(self) -> None:
+        with self._lock:
+            self._show_progress(final=True)
+
+
+def plan(actions: Sequence[Action], workers: int) -> list[list[list[Action]]]:
+    """Phases of shards: in each phase the shards run in parallel, phases one after another.
+
+    One worker: a single phase with the file's order. More: registrations, then the other
+    actions, sharded by acting user (balanced by action count), then the last action alone.
+    """
+    if workers <= 1 or len(actions) <= 1:
+        return [[list(actions)]]
+    *body, last = actions
+    per_user = Counter(action.username for action in body)
+    loads = [0] * workers
+    shard_of: dict[str, int] = {}
+    for username, count in per_user.most_common():
+        shard = loads.index(min(loads))
+        shard_of[username] = shard
+        loads[shard] += count
+    phases: list[list[list[Action]]] = []
+    for registrations in (True, False):
+        shards: list[list[Action]] = [[] for _ in range(workers)]
+        for action in body:
+            if (action.kind == "register") == registrations:
+                shards[shard_of[action.username]].append(action)
+        phases.append(shards)
+    phases.append([[last]])
+    return phases
+
+
+def replay(
+    base_url: str,
+    actions: Sequence[Action],
+    *,
+    workers: int = 1,
+    timeout: float = DEFAULT_TIMEOUT,
+    auth: str = DEFAULT_SIMULATOR_AUTH,
+    out: TextIO | None = None,
+    progress: TextIO | None = None,
+) -> Report:
+    """Replay ``actions`` against ``base_url``; the report holds every latency and the errors."""
+    replayer = Replayer(
+        base_url,
+        workers=workers,
+        timeout=timeout,
+        auth=auth,
+        out=out,
+        progress=progress,
+        total=len(actions),
+    )
+    started = time.perf_counter()
+    for phase in plan(actions, workers):
+        replayer.run(phase)
+    replayer.report.seconds = time.perf_counter() - started
+    replayer.finish()
+    return replayer.report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``replay`` subcommand's arguments and handler."""
+    parser.add_argument("url", help="the API's base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=Path("minitwit_scenario.csv"),
+        help="the scenario file (tab-separated, the course's format)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="parallel workers, sharded by acting user (default 1: exactly the simulator)",
+    )
+    parser.add_argument("--limit", type=_positive, help="replay only the first N lines")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds (default 0.3)"
+    )
+    parser.add_argument(
+        "--auth", default=DEFAULT_SIMULATOR_AUTH, help="the Authorization header's value"
+    )
+    parser.set_defaults(handler=command)
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def command(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    isatty: Callable[[], bool] | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        actions, problems = read_scenario(args.scenario, args.limit)
+    except OSError as exc:
+        err.write(f"error: cannot read the scenario: {exc}\n")
+        return 1
+    for number, problem in problems:
+        err.write(f"{args.scenario}:{number}: {problem}\n")
+    tty = (isatty or err.isatty)()
+    report = replay(
+        args.url,
+        actions,
+        workers=args.workers,
+        timeout=args.timeout,
+        auth=args.auth,
+        out=out,
+        progress=err if tty else None,
+    )
+    err.write(report.summary() + "\n")
+    if problems:
+        err.write(f"{len(problems)} scenario lines could not be replayed\n")
+    return 1 if report.errors or problems else 0
