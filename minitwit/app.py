@@ -19,8 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from minitwit import migrate, passwords, rest_compat
 from minitwit.db import Database
 from minitwit.observability import Metrics, RequestMiddleware, configure_logging
+from minitwit.resolvers import accounts
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
+from minitwit.web_client import web_routes
 
 MAX_BODY_BYTES = 64 * 1024
 READY_TIMEOUT_SECONDS = 2.0
@@ -41,7 +43,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         try:
             with anyio.fail_after(READY_TIMEOUT_SECONDS):
                 await db.run(db.ping)
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:
             logger.warning("readiness check failed: {error}", error=repr(exc))
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *rest_compat.routes(db, settings),
-        *_web_routes(settings),
+        *_web_routes(settings, db),
     ]
     app = Starlette(
         routes=routes,
@@ -87,10 +89,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     return app
 
 
-def _web_routes(settings: Settings) -> list[BaseRoute]:
-    from minitwit.web_client import web_routes  # noqa: PLC0415 - keeps the web face optional
+def _web_routes(settings: Settings, db: Database) -> list[BaseRoute]:
+    async def user_exists(username: str) -> bool:
+        return await db.run_in_session(
+            lambda session: accounts.user_by_name(session, username) is not None
+        )
 
-    return web_routes(settings.web_dir)
+    return web_routes(settings.web_dir, user_exists=user_exists)
 
 
 def app_from_env() -> Starlette:

@@ -21,7 +21,7 @@ _slots = threading.BoundedSemaphore(2)
 
 def configure(concurrency: int) -> None:
     """Set how many hashes may run at once in this process."""
-    global _slots  # noqa: PLW0603 - one process-wide bound, set once at start-up
+    global _slots  # one process-wide bound, set once at start-up
     _slots = threading.BoundedSemaphore(concurrency)
 
 

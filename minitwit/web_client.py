@@ -100,20 +100,33 @@ def _signed_in(request: Request) -> bool:
     return "session" in request.scope and request.session.get(SESSION_USER_KEY) is not None
 
 
+UserExists = Callable[[str], Awaitable[bool]]
+
+
 def _page(
-    shell: Path, redirect: tuple[bool, str] | None
+    shell: Path, redirect: tuple[bool, str] | None, user_exists: UserExists | None = None
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         if redirect is not None and _signed_in(request) is redirect[0]:
             return RedirectResponse(redirect[1], status_code=302, headers=PAGE_HEADERS)
-        return FileResponse(shell, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+        status = 200
+        username = request.path_params.get("username")
+        if user_exists is not None and username is not None and not await user_exists(username):
+            status = 404  # as the original; the shell still renders its "Not Found" page
+        return FileResponse(
+            shell, status_code=status, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS
+        )
 
     endpoint.__name__ = f"page_{shell.stem}"
     return endpoint
 
 
-def web_routes(web_dir: Path | None = None) -> list[BaseRoute]:
+def web_routes(
+    web_dir: Path | None = None, user_exists: UserExists | None = None
+) -> list[BaseRoute]:
     """Routes of the web client; mount them after the API routes.
+
+    ``user_exists`` lets ``/{username}`` answer 404 for unknown users, as the original does.
 
     Example::
 
@@ -128,7 +141,9 @@ def web_routes(web_dir: Path | None = None) -> list[BaseRoute]:
         Mount("/static", app=_WithHeaders(static, STATIC_HEADERS), name="static"),
     ]
     routes += [
-        Route(path, _page(root / shell, redirect), methods=["GET"], name=f"web_{name}")
+        Route(
+            path, _page(root / shell, redirect, user_exists), methods=["GET"], name=f"web_{name}"
+        )
         for path, name, shell, redirect in PAGES
     ]
     return routes

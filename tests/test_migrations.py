@@ -46,7 +46,7 @@ def test_replicas_migrating_at_once_serialise_on_the_advisory_lock(
     def run(database: Database) -> None:
         try:
             migrate.upgrade(database.engine)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(d,)) for d in databases]

@@ -55,7 +55,9 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         Index("ix_messages_pub_date_id", "pub_date", "id"),
         Index("ix_messages_author_pub_date_id", "author_id", "pub_date", "id"),
-        Index("ix_messages_flagged", "flagged_at", postgresql_where="flagged", sqlite_where="flagged"),
+        Index(
+            "ix_messages_flagged", "flagged_at", postgresql_where="flagged", sqlite_where="flagged"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,7 +11,8 @@ NOTHING_RECEIVED = -1
 
 
 def get_latest(session: Session) -> int:
-    value = session.connection().execute(select(Latest.value).where(col(Latest.id) == 1)).scalar()
+    statement = select(col(Latest.value)).where(col(Latest.id) == 1)
+    value = session.connection().execute(statement).scalar()
     return NOTHING_RECEIVED if value is None else int(value)
 
 

@@ -52,6 +52,12 @@ def import_legacy(session: Session, path: Path) -> ImportReport:
         raise Invalid(f"{path} is not a MiniTwit database: {exc}") from None
 
 
+def _id(value: int | None) -> int:
+    if value is None:
+        raise RuntimeError("a flushed row has an id")
+    return value
+
+
 def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
     report = ImportReport()
     now = int(time.time())
@@ -69,14 +75,13 @@ def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
         user = User(username=username, email=email, pw_hash=pw_hash, created_at=now)
         session.add(user)
         session.flush()
-        assert user.id is not None
-        ids[legacy_id] = user.id
+        ids[legacy_id] = _id(user.id)
         report.users += 1
 
     present = {
         (author_id, pub_date, text)
         for author_id, pub_date, text in session.connection().execute(
-            select(Message.author_id, Message.pub_date, Message.text).where(
+            select(col(Message.author_id), col(Message.pub_date), col(Message.text)).where(
                 col(Message.author_id).in_(list(ids.values()))
             )
         )
@@ -112,7 +117,7 @@ def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
         if who in ids and whom in ids and ids[who] != ids[whom]
     }
     present_pairs = set(
-        session.connection().execute(select(Follower.who_id, Follower.whom_id)).tuples()
+        session.connection().execute(select(col(Follower.who_id), col(Follower.whom_id))).tuples()
     )
     new_pairs = [
         {"who_id": who, "whom_id": whom, "followed_at": now}

@@ -29,11 +29,13 @@ def post_message(
         raise Invalid(f"A message can have at most {max_length} characters")
     if not is_storable(text):
         raise Invalid("The message contains characters that cannot be stored")
-    assert author.id is not None
+    if author.id is None:
+        raise ValueError("the author must be a stored user")
     message = Message(author_id=author.id, text=text, pub_date=int(time.time()))
     session.add(message)
     session.flush()
-    assert message.id is not None
+    if message.id is None:
+        raise RuntimeError("a flushed message has an id")
     return MessageView(
         id=message.id,
         text=message.text,
@@ -61,5 +63,6 @@ def set_flagged(
     session.add(message)
     session.flush()
     view = message_by_id(session, message_id)
-    assert view is not None
+    if view is None:
+        raise NotFound(f"There is no message {message_id}")
     return view

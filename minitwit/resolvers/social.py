@@ -46,7 +46,7 @@ def unfollow(session: Session, *, who: User, whom_name: str) -> User:
 
 def is_following(session: Session, *, who_id: int, whom_id: int) -> bool:
     row = session.connection().execute(
-        select(Follower.who_id).where(
+        select(col(Follower.who_id)).where(
             col(Follower.who_id) == who_id, col(Follower.whom_id) == whom_id
         )
     ).first()
@@ -55,7 +55,7 @@ def is_following(session: Session, *, who_id: int, whom_id: int) -> bool:
 
 def following_ids(session: Session, *, who_id: int) -> set[int]:
     rows = session.connection().execute(
-        select(Follower.whom_id).where(col(Follower.who_id) == who_id)
+        select(col(Follower.whom_id)).where(col(Follower.who_id) == who_id)
     )
     return {row[0] for row in rows}
 

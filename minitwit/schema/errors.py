@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from loguru import logger
 from strawberry.extensions import SchemaExtension
 
+from minitwit.resolvers.errors import Conflict as ConflictError
 from minitwit.resolvers.errors import (
     DomainError,
     Forbidden,
@@ -15,7 +16,6 @@ from minitwit.resolvers.errors import (
     NotFound,
     Unauthenticated,
 )
-from minitwit.resolvers.errors import Conflict as ConflictError
 
 ERROR_CODES: tuple[tuple[type[DomainError], str], ...] = (
     (ConflictError, "CONFLICT"),

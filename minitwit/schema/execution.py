@@ -25,7 +25,7 @@ class ThreadedSchema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         self.limiter = limiter
 
-    async def execute(  # type: ignore[override]
+    async def execute(
         self,
         query: str | None,
         variable_values: dict[str, Any] | None = None,

@@ -44,9 +44,8 @@ class Query:
     ) -> MessageConnection:
         ctx = info.context
         viewer = ctx.require_viewer("You have to sign in to see your timeline")
-        assert viewer.id is not None
         page = timelines.home_timeline(
-            ctx.session, user_id=viewer.id, limit=_limit(info, first), after=after
+            ctx.session, user_id=User.from_row(viewer).id, limit=_limit(info, first), after=after
         )
         return MessageConnection.from_page(page)
 

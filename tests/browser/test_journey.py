@@ -151,7 +151,9 @@ def test_user_page_of_a_signed_out_visitor_has_no_follow_status(
 def test_unknown_user_page_says_not_found(
     page: Any, unique: Callable[[str], str], screenshot: Callable[[Any, str], None]
 ) -> None:
-    page.goto(f"/{unique('nobody')}")
+    response = page.goto(f"/{unique('nobody')}")
+    assert response is not None
+    assert response.status == 404, "an unknown user's page is a 404, as in the original"
     expect(page).to_have_title("Not Found | MiniTwit")
     expect(page.get_by_role("heading", level=2)).to_have_text("404 Not Found")
     expect(page.locator("ul.messages")).to_have_count(0)
