@@ -17,6 +17,7 @@ from minitwit.db import Database
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
 from minitwit.resolvers.validation import parse_id
+from minitwit.rest_compat import replay as rest_replay
 from minitwit.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("path", type=Path)
     importer.set_defaults(handler=_import_legacy)
+
+    replay = commands.add_parser("replay", help="replay a simulator scenario against a server")
+    rest_replay.add_arguments(replay)
     return parser
 
 
@@ -87,7 +91,7 @@ def _in_session(func: Callable[[Session], T]) -> T:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415 - only the server needs it
+    import uvicorn  # imported here: the other commands need not pay for it
 
     settings = Settings.from_env()
     if settings.is_sqlite or settings.migrate_on_start:
