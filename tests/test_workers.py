@@ -1,0 +1,71 @@
+"""``minitwit serve --workers N``: several processes, one set of metrics."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+REQUESTS = 200
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/health/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, "the server exited"
+        assert time.monotonic() < deadline, "the server did not come up"
+        time.sleep(0.2)
+
+
+def test_metrics_of_every_worker_process_add_up(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minitwit", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_up(url, process)
+
+        def hit(_: int) -> int:
+            # a new connection each time, so the kernel spreads them over the workers
+            return httpx.get(url + "/health/live", headers={"connection": "close"}).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(hit, range(REQUESTS)))
+        assert statuses == [200] * REQUESTS
+        exposition = httpx.get(url + "/metrics").text
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    match = re.search(
+        r'^minitwit_http_requests_total\{method="GET",route="/health/live",status="200"\} (\S+)$',
+        exposition,
+        re.MULTILINE,
+    )
+    assert match is not None, exposition
+    assert float(match.group(1)) == REQUESTS
+    served_by = {p.name.split("_")[-1] for p in metrics_dir.glob("counter_*.db")}
+    assert len(served_by) >= 2, f"expected samples from both workers, got files of {served_by}"
