@@ -94,13 +94,13 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported here: the other commands need not pay for it
 
     settings = Settings.from_env()
-    if settings.is_sqlite or settings.migrate_on_start:
+    if settings.migrate_on_start:
         database = Database(settings)
         migrate.upgrade(database.engine)
         database.dispose()
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minitwit-metrics-")
-    os.environ["MINITWIT_MIGRATE_ON_START"] = "0"
+    os.environ["MINITWIT_MIGRATE_ON_START"] = "0"  # done above, once, before any worker starts
     uvicorn.run(
         "minitwit.app:app_from_env",
         factory=True,

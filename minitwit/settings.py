@@ -46,7 +46,7 @@ class Settings:
     web_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "web")
     log_level: str = "INFO"
     log_json: bool = True
-    migrate_on_start: bool = False
+    migrate_on_start: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_database_url(self.database_url))

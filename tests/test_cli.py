@@ -16,7 +16,7 @@ from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.resolvers import timelines
 from minitwit.settings import Settings
-from tests.conftest import TEST_SECRET, LiveServer, free_port, shared_file
+from tests.conftest import TEST_SECRET, LiveServer, PostgresDatabases, free_port, shared_file
 from tests.factories import make_message, make_user
 
 SCENARIO_ROGER_PASSWORD = "]=)[X{Km{z"
@@ -50,12 +50,13 @@ def test_serve_refuses_to_start_in_production_without_a_secret_key(tmp_path: Pat
     assert "SECRET_KEY must be set" in result.stderr
 
 
-def test_serve_on_the_sqlite_default_migrates_by_itself_and_serves(tmp_path: Path) -> None:
+def _serve_and_query(cwd: Path, env: dict[str, str]) -> tuple[dict[str, object], bytes]:
+    """Start ``minitwit serve``, ask for the public timeline, stop it with SIGTERM."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "minitwit", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -72,8 +73,6 @@ def test_serve_on_the_sqlite_default_migrates_by_itself_and_serves(tmp_path: Pat
                 assert time.monotonic() < deadline, "the server did not come up"
                 assert process.poll() is None, "the server exited"
                 time.sleep(0.2)
-        assert response.json() == {"data": {"publicTimeline": {"nodes": []}}}
-        assert (tmp_path / "minitwit.sqlite3").is_file()
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
@@ -81,6 +80,33 @@ def test_serve_on_the_sqlite_default_migrates_by_itself_and_serves(tmp_path: Pat
     # that the shutdown ran to its end.
     assert process.returncode in (0, -15)
     assert b'"message": "minitwit stopped"' in output
+    body: dict[str, object] = response.json()
+    return body, output
+
+
+def test_serve_on_the_sqlite_default_migrates_by_itself_and_serves(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    body, _ = _serve_and_query(tmp_path, env)
+    assert body == {"data": {"publicTimeline": {"nodes": []}}}
+    assert (tmp_path / "minitwit.sqlite3").is_file()
+
+
+@pytest.mark.postgres
+def test_serve_in_production_on_an_empty_postgres_database_migrates_and_serves(
+    tmp_path: Path, postgres: PostgresDatabases
+) -> None:
+    url = postgres.fresh(migrated=False)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MINITWIT_ENV": "production",
+        "SECRET_KEY": TEST_SECRET,
+    }
+    try:
+        body, _ = _serve_and_query(tmp_path, env)
+    finally:
+        postgres.drop(url)
+    assert body == {"data": {"publicTimeline": {"nodes": []}}}
 
 
 def test_db_upgrade_and_current(database_url: str) -> None:
