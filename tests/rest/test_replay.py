@@ -1,0 +1,153 @@
+"""``minitwit replay``: planning (unit) and the command against a live server (end to end)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minitwit.rest_compat.replay import Action, percentile, plan, read_scenario
+from tests.conftest import REPO, free_port
+from tests.rest.conftest import ServerProcess
+
+ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,http://127\.0\.0\.1:\d+,(\d+),(.+)$")
+
+
+def scenario_line(latest: int, kind: str, user: str, *rest: str) -> str:
+    return "\t".join([str(latest), "0", "1582246860738", kind, user, *rest])
+
+
+def write_scenario(path: Path, rows: list[tuple[str, ...]]) -> Path:
+    lines = [scenario_line(n, *row) for n, row in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_replay(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "minitwit", "replay", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def sample_rows(tag: str = "") -> list[tuple[str, ...]]:
+    """Ten actions of every kind: quotes and a backslash in a password, non-ASCII, a BOM."""
+    ann, bo, cy = f"Rep{tag} Ann", f"Rep{tag} Bo", f"Rep{tag} Cy"
+    return [
+        ("register", ann, "ann@example.com", 'p"w\\d'),
+        ("register", bo, "bo@example.com", "pw"),
+        ("register", cy, "cy@example.com", "pw"),
+        ("tweet", ann, "“Hello” — £ æ"),
+        ("follow", ann, bo),
+        ("unfollow", bo, cy),
+        ("tweet", bo, "\ufeffbom first"),
+        ("follow", cy, ann),
+        ("unfollow", ann, bo),
+        ("tweet", cy, "last"),
+    ]
+
+
+def test_action_request_is_what_the_simulator_sends() -> None:
+    action = Action.parse(scenario_line(7, "follow", "Roger Histand", "Ann Lee"))
+    assert action.request() == ("/fllws/Roger%20Histand?latest=7", b'{"follow": "Ann Lee"}')
+    register = Action.parse(scenario_line(0, "register", "A B", "a@b", "x\ty"))
+    assert register.password == "y"
+    path, body = Action.parse(scenario_line(3, "tweet", "A B", "é")).request()
+    assert (path, body) == ("/msgs/A%20B?latest=3", b'{"content": "\\u00e9"}')
+
+
+def test_plan_keeps_each_users_order_registrations_first_and_the_last_action_last() -> None:
+    rows = [scenario_line(n, *row) for n, row in enumerate(sample_rows() * 3)]
+    actions = [Action.parse(line) for line in rows]
+    phases = plan(actions, workers=2)
+    flat = [action for phase in phases for shard in phase for action in shard]
+    assert sorted(a.latest for a in flat) == [a.latest for a in actions]
+    assert phases[-1] == [[actions[-1]]]
+    assert all(a.kind == "register" for shard in phases[0] for a in shard)
+    assert all(a.kind != "register" for shard in phases[1] for a in shard)
+    for phase in phases:
+        owners: dict[str, int] = {}
+        for index, shard in enumerate(phase):
+            assert [a.latest for a in shard] == sorted(a.latest for a in shard)
+            for action in shard:
+                assert owners.setdefault(action.username, index) == index
+    assert plan(actions, workers=1) == [[actions]]
+
+
+def test_read_scenario_reports_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(
+        scenario_line(0, "register", "A B", "a@b", "pw")
+        + "\nnot a line\n"
+        + scenario_line(2, "poke", "A B", "x")
+        + "\n",
+        encoding="utf-8",
+    )
+    actions, problems = read_scenario(path)
+    assert [a.latest for a in actions] == [0]
+    assert [number for number, _ in problems] == [2, 3]
+    assert "Unknown type found: (poke)" in problems[1][1]
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(n) for n in range(1, 101)]
+    assert percentile(values, 0.5) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([], 0.99) == 0.0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_replay_command_passes_with_empty_stdout(
+    rest_server: ServerProcess, tmp_path: Path, workers: str
+) -> None:
+    rows = sample_rows(workers)
+    scenario = write_scenario(tmp_path / "scenario.csv", rows)
+    result = run_replay(rest_server.url, "--scenario", str(scenario), "--workers", workers)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "10 requests" in result.stderr
+    assert "0 errors" in result.stderr
+    assert re.search(r"p50 [\d.]+, p99 [\d.]+, max [\d.]+", result.stderr)
+    with rest_server.client() as client:
+        assert client.get("/latest").json() == {"latest": 9}
+
+
+@pytest.mark.postgres
+def test_replay_command_prints_errors_in_the_simulators_form(
+    rest_server: ServerProcess, tmp_path: Path
+) -> None:
+    rows: list[tuple[str, ...]] = [
+        ("register", "Err Ann", "ann@example.com", "pw"),
+        ("register", "Err Ann", "ann@example.com", "pw"),
+        ("tweet", "Err Nobody", "hello"),
+        ("follow", "Err Ann", "Err Nobody"),
+        ("tweet", "Err Ann", "fine"),
+    ]
+    scenario = write_scenario(tmp_path / "scenario.csv", rows)
+    result = run_replay(rest_server.url, "--scenario", str(scenario), "--limit", "4")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert [ERROR_LINE.match(line).groups() for line in lines] == [  # type: ignore[union-attr]
+        ("2", "404,tweet"),
+        ("3", "404,follow"),
+    ]
+    assert "4 requests" in result.stderr
+    assert "2 errors" in result.stderr
+
+
+def test_replay_command_reports_a_server_that_is_down(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path / "scenario.csv", sample_rows("Down")[:2])
+    result = run_replay(f"http://127.0.0.1:{free_port()}", "--scenario", str(scenario))
+    assert result.returncode == 1
+    assert [line.rsplit(",", 2)[1:] for line in result.stdout.splitlines()] == [
+        ["0", "ConnectionError"],
+        ["1", "ConnectionError"],
+    ]
