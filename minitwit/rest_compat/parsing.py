@@ -48,9 +48,9 @@ def parse_no(query: QueryParams, *, default: int, maximum: int) -> int:
     if value is None:
         # int() refuses digit strings over 4300 digits; such a number is above every cap.
         digits = (raw or "").strip().removeprefix("+")
-        return maximum if digits.isdecimal() else default
-    if value < 0:
-        return default
+        value = maximum if digits.isdecimal() else default
+    elif value < 0:
+        value = default
     return min(value, maximum)
 
 

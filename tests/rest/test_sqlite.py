@@ -1,0 +1,128 @@
+"""Fast checks on SQLite, in process: the prefix setting, the ``no`` cap, progress output."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from minitwit.app import create_app
+from minitwit.db import Database
+from minitwit.rest_compat import replay
+from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
+from tests.conftest import TEST_SECRET, LiveServer
+
+AUTH = {"Authorization": DEFAULT_SIMULATOR_AUTH}
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "minitwit.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def make_app(url: str, **changes: object) -> Starlette:
+    settings = Settings(database_url=url, secret_key=TEST_SECRET).with_(**changes)
+    return create_app(settings, db=Database(settings))
+
+
+def exchange(app: Starlette, *requests: tuple[str, str, dict[str, object]]) -> list[httpx.Response]:
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [await client.request(m, path, **kw) for m, path, kw in requests]  # type: ignore[arg-type]
+
+    try:
+        return anyio.run(run)
+    finally:
+        app.state.db.dispose()
+
+
+def test_prefix_moves_the_api_and_its_document(sqlite_url: str) -> None:
+    app = make_app(sqlite_url, rest_prefix="/api")
+    body = {"username": "Pre Fix", "email": "p@example.com", "pwd": "p"}
+    moved, document, latest, root = exchange(
+        app,
+        ("POST", "/api/register", {"json": body, "params": {"latest": 3}}),
+        ("GET", "/api/openapi.json", {}),
+        ("GET", "/api/latest", {}),
+        ("GET", "/msgs", {"headers": AUTH}),
+    )
+    assert moved.status_code == 204
+    assert all(path.startswith("/api/") for path in document.json()["paths"])
+    assert latest.json() == {"latest": 3}
+    assert not root.headers["content-type"].startswith("application/json")
+
+
+def test_no_is_clamped_to_the_configured_cap(sqlite_url: str) -> None:
+    app = make_app(sqlite_url, rest_max_no=5)
+    body = {"username": "Cap Ped", "email": "c@example.com", "pwd": "p"}
+    posts = [
+        ("POST", "/msgs/Cap%20Ped", {"json": {"content": f"{n}"}, "headers": AUTH})
+        for n in range(8)
+    ]
+    responses = exchange(
+        app,
+        ("POST", "/register", {"json": body}),
+        *posts,
+        ("GET", "/msgs/Cap%20Ped", {"params": {"no": 10**30}, "headers": AUTH}),
+        ("GET", "/msgs", {"params": {"no": 7}, "headers": AUTH}),
+        ("GET", "/msgs", {"headers": AUTH}),
+    )
+    assert [r.status_code for r in responses[:9]] == [204] * 9
+    assert [len(r.json()) for r in responses[9:]] == [5, 5, 5]
+    assert [m["content"] for m in responses[9].json()] == ["7", "6", "5", "4", "3"]
+
+
+def test_latest_is_stored_when_the_action_fails_on_sqlite(sqlite_url: str) -> None:
+    app = make_app(sqlite_url)
+    responses = exchange(
+        app,
+        (
+            "POST",
+            "/msgs/Nobody",
+            {"json": {"content": "x"}, "params": {"latest": 41}, "headers": AUTH},
+        ),
+        ("GET", "/latest", {}),
+        ("POST", "/register", {"content": b"{", "params": {"latest": 42}}),
+        ("GET", "/latest", {}),
+        ("GET", "/msgs", {"params": {"latest": 43}}),
+        ("GET", "/latest", {}),
+    )
+    assert [r.status_code for r in responses[::2]] == [404, 400, 403]
+    assert [r.json()["latest"] for r in responses[1::2]] == [41, 42, 43]
+
+
+@pytest.fixture
+def live(sqlite_url: str) -> Iterator[LiveServer]:
+    with LiveServer(make_app(sqlite_url)) as server:
+        yield server
+
+
+def test_replay_shows_progress_on_a_terminal(live: LiveServer, tmp_path: Path) -> None:
+    scenario = tmp_path / "s.csv"
+    scenario.write_text(
+        "0\t0\t0\tregister\tTty User\tt@example.com\tpw\n1\t0\t0\ttweet\tTty User\thi\n",
+        encoding="utf-8",
+    )
+    args = argparse.Namespace(
+        url=live.url,
+        scenario=scenario,
+        workers=1,
+        limit=None,
+        timeout=5.0,
+        auth=DEFAULT_SIMULATOR_AUTH,
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert replay.command(args, out=out, err=err, isatty=lambda: True) == 0
+    assert out.getvalue() == ""
+    assert "\r2/2 (100 %), 0 errors\n" in err.getvalue()
+    assert "2 requests" in err.getvalue()
