@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     metrics = Metrics()
     passwords.configure(settings.hash_concurrency)
     graphql = GraphQLApp(db, settings, extensions=[metrics.graphql_extension()])
+    simulator = rest_compat.SimulatorApi(db, settings)
 
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         Route("/health/ready", ready, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        *rest_compat.routes(db, settings),
+        *simulator.routes(),
         *_web_routes(settings, db),
     ]
     app = Starlette(
@@ -72,7 +73,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         lifespan=lifespan,
         middleware=[
             Middleware(RequestMiddleware, metrics=metrics, pool_usage=db.checked_out),
-            Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=MAX_BODY_BYTES,
+                on_refused=simulator.store_latest_of_refused,
+            ),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
@@ -110,11 +115,20 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413 and the REST layer's JSON error shape."""
+    """Refuse request bodies over ``max_bytes`` with 413 and the REST layer's JSON error shape.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``on_refused(scope)`` runs before the refusal is sent, for what must happen even then.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        on_refused: Callable[[Scope], Awaitable[None]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +138,7 @@ class BodyLimitMiddleware:
             if name == b"content-length" and (
                 not value.isdigit() or int(value) > self.max_bytes
             ):
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
         received = 0
         started = False
@@ -148,11 +162,14 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        if self.on_refused is not None:
+            await self.on_refused(scope)
         body = json.dumps(
-            {"status": 413, "error_msg": f"The request body is larger than {self.max_bytes} bytes"}
+            {"error_msg": f"The request body is larger than {self.max_bytes} bytes", "status": 413},
+            separators=(",", ":"),
         ).encode()
         await send(
             {

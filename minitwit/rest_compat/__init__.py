@@ -13,6 +13,8 @@ from minitwit.db import Database
 from minitwit.rest_compat.endpoints import SimulatorApi
 from minitwit.settings import Settings
 
+__all__ = ["SimulatorApi", "routes"]
+
 
 def routes(db: Database, settings: Settings) -> list[BaseRoute]:
     """The simulator API's routes, under ``settings.rest_prefix``."""

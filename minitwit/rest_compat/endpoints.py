@@ -15,9 +15,11 @@ from typing import Any, TypeVar
 
 from loguru import logger
 from sqlmodel import Session
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
 from minitwit.db import Database
 from minitwit.models import User
@@ -111,6 +113,15 @@ class SimulatorApi:
     async def _store(self, received: int | None) -> None:
         if received is not None:
             await self.db.run_in_session(latest.set_latest, received, write=True)
+
+    async def store_latest_of_refused(self, scope: Scope) -> None:
+        """Store the ``latest`` of a request the app refused before routing (a body over the
+        size limit): the reference stores it before anything can fail, and so do we."""
+        path: str = scope["path"]
+        prefix = self.settings.rest_prefix
+        if not any(path.startswith(prefix + base) for base in ("/register", "/msgs", "/fllws")):
+            return
+        await self._store(parse_latest(QueryParams(scope.get("query_string", b""))))
 
     async def _refuse(self, received: int | None, error: DomainError) -> Response:
         await self._store(received)
