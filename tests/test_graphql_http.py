@@ -324,7 +324,11 @@ def test_health_endpoints(server: LiveServer, client: GraphQLClient) -> None:
 
 
 def test_readiness_fails_when_the_database_is_gone() -> None:
-    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", secret_key=TEST_SECRET)
+    settings = Settings(
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+        secret_key=TEST_SECRET,
+        migrate_on_start=False,
+    )
     with LiveServer(create_app(settings)) as live, live.client() as client:
         response = client.get("/health/ready")
         assert response.status_code == 503

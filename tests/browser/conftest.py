@@ -99,7 +99,9 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> N
     pytest.fail(f"minitwit serve was not ready within {READY_TIMEOUT_S}s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it lives, which breaks any later test that starts an event loop of its own.
+@pytest.fixture(scope="package")
 def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real server process on a fresh SQLite database, shared by the browser tests."""
     workdir = tmp_path_factory.mktemp("browser-server")
@@ -132,7 +134,7 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.wait(timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Any]:
     reason = _browser_missing()
     if reason:
@@ -147,7 +149,7 @@ def playwright_instance() -> Iterator[Any]:
         manager.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Any) -> Iterator[Any]:
     browser = playwright_instance.chromium.launch(
         executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
