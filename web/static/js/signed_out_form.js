@@ -1,0 +1,35 @@
+// The sign-in and sign-up pages: signed-in visitors go on to "/"; the form runs `send` with its
+// fields, and a refusal shows as "Error: <text>" with the field it is about focused.
+
+import { ApiError, fetchViewer } from './api.js';
+import { renderFlashes, renderNav, showError } from './layout.js';
+
+export async function signedOutForm(formId, { send, fieldOf, clearOnError }) {
+  const form = document.getElementById(formId);
+  const submit = form.querySelector('input[type="submit"]');
+  let viewer = null;
+  try {
+    viewer = await fetchViewer();
+  } catch (error) {
+    showError(error.message);
+  }
+  if (viewer) {
+    location.replace('/');
+    return;
+  }
+  renderNav(null);
+  renderFlashes();
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    try {
+      await send(form.elements);
+    } catch (error) {
+      submit.disabled = false;
+      for (const name of clearOnError) form.elements[name].value = '';
+      showError(error instanceof ApiError ? error.message : String(error));
+      form.elements[fieldOf(error.message)].focus();
+    }
+  });
+  submit.disabled = false;
+}
