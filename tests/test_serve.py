@@ -1,16 +1,20 @@
-"""``minitwit serve --workers N``: several processes, one set of metrics."""
+"""``minitwit serve`` as a real process: several workers, one set of metrics; graceful stop."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import free_port
 
@@ -69,3 +73,44 @@ def test_metrics_of_every_worker_process_add_up(tmp_path: Path) -> None:
     assert float(match.group(1)) == REQUESTS
     served_by = {p.name.split("_")[-1] for p in metrics_dir.glob("counter_*.db")}
     assert len(served_by) >= 2, f"expected samples from both workers, got files of {served_by}"
+
+
+def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    database = tmp_path / "db.sqlite3"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minitwit", "serve", "--port", str(port)],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_up(url, process)
+        lock = sqlite3.connect(database, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # the register below must wait for this write lock
+        register = (
+            'mutation { register(username: "late", email: "l@x.dk", password: "p",'
+            ' password2: "p") { username } }'
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(
+                lambda: httpx.post(url + "/graphql", json={"query": register}, timeout=30)
+            )
+            time.sleep(0.5)
+            assert not pending.done(), "the request should be waiting for the lock"
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert process.poll() is None, "the server must wait for the request in flight"
+            lock.execute("ROLLBACK")
+            lock.close()
+            response: Any = pending.result(timeout=30)
+        assert response.status_code == 200
+        assert response.json() == {"data": {"register": {"username": "late"}}}
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url + "/health/live", timeout=2)
