@@ -34,8 +34,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     db = db or Database(settings)
     metrics = Metrics()
     passwords.configure(settings.hash_concurrency)
-    graphql = GraphQLApp(db, settings, extensions=[metrics.graphql_extension()])
-    simulator = rest_compat.SimulatorApi(db, settings)
+    # Requests that hash a password wait for one of these on the event loop, before they take
+    # a database token: at most this many hash at once and none starve the pool meanwhile.
+    hashing = anyio.CapacityLimiter(settings.hash_concurrency)
+    graphql = GraphQLApp(db, settings, hashing, extensions=[metrics.graphql_extension()])
+    simulator = rest_compat.SimulatorApi(db, settings, hashing)
 
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -85,6 +85,12 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def read(self) -> AbstractContextManager[Session]:
+        return self.session()
+
+    def write(self) -> AbstractContextManager[Session]:
+        return self.session(write=True)
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         """Run ``func(*args)`` in a worker thread that may use one pooled connection."""

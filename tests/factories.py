@@ -12,13 +12,13 @@ PASSWORD = "correct horse"
 
 
 def make_user(db: Database, username: str, *, moderator: bool = False) -> User:
-    with db.session(write=True) as session:
-        user = accounts.register(
-            session, username=username, email=f"{username}@example.org", password=PASSWORD
-        )
-        if moderator:
+    user = accounts.sign_up(
+        db, username=username, email=f"{username}@example.org", password=PASSWORD
+    )
+    if moderator:
+        with db.session(write=True) as session:
             user = accounts.set_moderator(session, username=username)
-        return user
+    return user
 
 
 def make_message(db: Database, author: User, text: str, pub_date: int) -> int:

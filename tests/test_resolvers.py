@@ -42,34 +42,30 @@ from tests.factories import PASSWORD, make_message, make_user
 def test_registration_errors_come_in_the_original_order(
     db: Database, username: str, email: str, password: str, password2: str, error: str
 ) -> None:
-    with db.session(write=True) as session, pytest.raises(Invalid) as raised:
-        accounts.register(
-            session, username=username, email=email, password=password, password2=password2
-        )
+    with pytest.raises(Invalid) as raised:
+        accounts.sign_up(db, username=username, email=email, password=password, password2=password2)
     assert raised.value.message == error
 
 
 def test_a_taken_username_is_a_conflict(db: Database) -> None:
     make_user(db, "Roger Histand")
-    with db.session(write=True) as session, pytest.raises(Conflict) as raised:
-        accounts.register(session, username="Roger Histand", email="r@x.dk", password="pw")
+    with pytest.raises(Conflict) as raised:
+        accounts.sign_up(db, username="Roger Histand", email="r@x.dk", password="pw")
     assert raised.value.message == "The username is already taken"
 
 
 def test_usernames_with_spaces_and_non_ascii_characters_register_and_sign_in(db: Database) -> None:
     make_user(db, "Søren Kierkegård")
-    with db.session(write=True) as session:
-        user = accounts.authenticate(session, username="Søren Kierkegård", password=PASSWORD)
+    user = accounts.sign_in(db, username="Søren Kierkegård", password=PASSWORD)
     assert user.username == "Søren Kierkegård"
 
 
 def test_sign_in_errors_name_the_wrong_part(db: Database) -> None:
     make_user(db, "ann")
-    with db.session(write=True) as session:
-        with pytest.raises(Invalid, match="Invalid username"):
-            accounts.authenticate(session, username="nobody", password=PASSWORD)
-        with pytest.raises(Invalid, match="Invalid password"):
-            accounts.authenticate(session, username="ann", password="wrong")
+    with pytest.raises(Invalid, match="Invalid username"):
+        accounts.sign_in(db, username="nobody", password=PASSWORD)
+    with pytest.raises(Invalid, match="Invalid password"):
+        accounts.sign_in(db, username="ann", password="wrong")
 
 
 def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Database) -> None:
@@ -82,13 +78,12 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
                 created_at=0,
             )
         )
-    with db.session(write=True) as session:
-        accounts.authenticate(session, username="legacy", password="old pw")
+    accounts.sign_in(db, username="legacy", password="old pw")
     with db.session() as session:
         user = accounts.user_by_name(session, "legacy")
-        assert user is not None
-        assert user.pw_hash.startswith("$argon2id$")
-        assert accounts.authenticate(session, username="legacy", password="old pw").id == user.id
+    assert user is not None
+    assert user.pw_hash.startswith("$argon2id$")
+    assert accounts.sign_in(db, username="legacy", password="old pw").id == user.id
 
 
 def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -> None:

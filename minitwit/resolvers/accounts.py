@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from minitwit import passwords
 from minitwit.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
 from minitwit.resolvers.errors import Conflict, Invalid, NotFound
+from minitwit.resolvers.transactions import Transactions
 from minitwit.resolvers.validation import has_control_characters, is_storable
 
 PASSWORD_MAX_LENGTH = 1024
@@ -43,31 +45,42 @@ def validate_registration(
         raise Invalid("The two passwords do not match")
 
 
-def register(
-    session: Session, *, username: str, email: str, password: str, password2: str | None = None
+def sign_up(
+    transactions: Transactions,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    password2: str | None = None,
 ) -> User:
     """Create a user. ``password2`` is the form's repetition; the simulator sends none."""
     validate_registration(username=username, email=email, password=password, password2=password2)
-    if user_by_name(session, username) is not None:
-        raise Conflict(USERNAME_TAKEN)
-    user = User(
-        username=username,
-        email=email,
-        pw_hash=passwords.hash_password(password),
-        created_at=int(time.time()),
-    )
+    with transactions.read() as session:
+        if user_by_name(session, username) is not None:
+            raise Conflict(USERNAME_TAKEN)
+    pw_hash = passwords.hash_password(password)
+    with transactions.write() as session:
+        return create_user(session, username=username, email=email, pw_hash=pw_hash)
+
+
+def create_user(session: Session, *, username: str, email: str, pw_hash: str) -> User:
+    """Store a user whose details are valid; a name taken meanwhile is a Conflict."""
+    user = User(username=username, email=email, pw_hash=pw_hash, created_at=int(time.time()))
     session.add(user)
     try:
         session.flush()
     except IntegrityError:
-        session.rollback()
         raise Conflict(USERNAME_TAKEN) from None
     return user
 
 
-def authenticate(session: Session, *, username: str, password: str) -> User:
-    """The user whose credentials these are; upgrades legacy hashes on success."""
-    user = user_by_name(session, username)
+def sign_in(transactions: Transactions, *, username: str, password: str) -> User:
+    """The user whose credentials these are; upgrades legacy hashes on success.
+
+    An unknown user costs a verification all the same, so timing tells no names.
+    """
+    with transactions.read() as session:
+        user = user_by_name(session, username)
     if user is None:
         passwords.burn_verification_time(password[:PASSWORD_MAX_LENGTH])
         raise Invalid("Invalid username")
@@ -76,9 +89,14 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
     ):
         raise Invalid("Invalid password")
     if passwords.needs_rehash(user.pw_hash):
-        user.pw_hash = passwords.hash_password(password)
-        session.add(user)
-        session.flush()
+        new_hash = passwords.hash_password(password)
+        with transactions.write() as session:
+            session.connection().execute(
+                update(User)
+                .where(col(User.id) == user.id, col(User.pw_hash) == user.pw_hash)
+                .values(pw_hash=new_hash)
+            )
+        user.pw_hash = new_hash
     return user
 
 

@@ -7,15 +7,6 @@ that drives a server with a scenario file, as the course's simulator does.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
-
-from minitwit.db import Database
 from minitwit.rest_compat.endpoints import SimulatorApi
-from minitwit.settings import Settings
 
-__all__ = ["SimulatorApi", "routes"]
-
-
-def routes(db: Database, settings: Settings) -> list[BaseRoute]:
-    """The simulator API's routes, under ``settings.rest_prefix``."""
-    return SimulatorApi(db, settings).routes()
+__all__ = ["SimulatorApi"]

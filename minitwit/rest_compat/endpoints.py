@@ -10,9 +10,12 @@ before anything can fail, and so does this layer, in effect.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
+import anyio
 from loguru import logger
 from sqlmodel import Session
 from starlette.datastructures import QueryParams
@@ -94,9 +97,12 @@ def _message_list(items: Sequence[MessageView]) -> bytes:
 class SimulatorApi:
     """The endpoints, bound to one database and one set of settings."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, hashing: anyio.CapacityLimiter
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.hashing = hashing
         self.credential = settings.simulator_auth.encode("utf-8")
         self.openapi = encode(
             openapi.document(settings.rest_prefix, default_no=settings.rest_default_no)
@@ -138,8 +144,22 @@ class SimulatorApi:
                 latest.set_latest(session, received)
             return result
 
+        return await self._storing_latest_on_failure(
+            received, self.db.run_in_session(work, write=write or received is not None)
+        )
+
+    async def _act_in_steps(
+        self, received: int | None, func: Callable[..., T], **kwargs: Any
+    ) -> T:
+        """``func(transactions, **kwargs)``, each write transaction storing ``latest`` too."""
+        transactions = _LatestOnCommit(self.db, received)
+        return await self._storing_latest_on_failure(
+            received, self.db.run(partial(func, transactions, **kwargs))
+        )
+
+    async def _storing_latest_on_failure(self, received: int | None, work: Awaitable[T]) -> T:
         try:
-            return await self.db.run_in_session(work, write=write or received is not None)
+            return await work
         except DomainError:
             await self._store(received)
             raise
@@ -165,7 +185,10 @@ class SimulatorApi:
             password = text_field(document, "pwd")
         except Invalid as error:
             return await self._refuse(received, error)
-        await self._act(received, _register, username, email, password, write=True)
+        async with self.hashing:
+            await self._act_in_steps(
+                received, accounts.sign_up, username=username, email=email, password=password
+            )
         return no_content()
 
     async def public_messages(self, request: Request) -> Response:
@@ -275,8 +298,23 @@ def _stored_id(user: User) -> int:
     return user.id
 
 
-def _register(session: Session, username: str, email: str, password: str) -> None:
-    accounts.register(session, username=username, email=email, password=password)
+class _LatestOnCommit:
+    """Transactions whose every write also stores the request's ``latest``, so an action and
+    the id it came with commit together."""
+
+    def __init__(self, db: Database, received: int | None) -> None:
+        self.db = db
+        self.received = received
+
+    def read(self) -> AbstractContextManager[Session]:
+        return self.db.session()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self.db.session(write=True) as session:
+            yield session
+            if self.received is not None:
+                latest.set_latest(session, self.received)
 
 
 def _public_messages(session: Session, limit: int) -> bytes:

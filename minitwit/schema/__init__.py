@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -21,7 +22,7 @@ from minitwit.db import Database
 from minitwit.schema.context import Context
 from minitwit.schema.errors import DomainErrors
 from minitwit.schema.execution import ThreadedSchema
-from minitwit.schema.mutation import Mutation
+from minitwit.schema.mutation import HASHING_FIELDS, Mutation
 from minitwit.schema.query import Query
 from minitwit.settings import Settings
 
@@ -29,12 +30,16 @@ __all__ = ["Context", "GraphQLApp", "build_schema"]
 
 
 def build_schema(
-    db: Database, extensions: Sequence[type[SchemaExtension]] = ()
+    db: Database,
+    hashing: anyio.CapacityLimiter,
+    extensions: Sequence[type[SchemaExtension]] = (),
 ) -> ThreadedSchema:
     return ThreadedSchema(
         query=Query,
         mutation=Mutation,
         limiter=db.limiter,
+        hashing=hashing,
+        hashing_fields=HASHING_FIELDS,
         extensions=[
             *extensions,
             DomainErrors,
@@ -54,10 +59,11 @@ class GraphQLApp(GraphQL[Context, None]):
         self,
         db: Database,
         settings: Settings,
+        hashing: anyio.CapacityLimiter,
         extensions: Sequence[type[SchemaExtension]] = (),
     ) -> None:
         super().__init__(
-            build_schema(db, extensions),
+            build_schema(db, hashing, extensions),
             graphql_ide="graphiql" if not settings.production else None,
             allow_queries_via_get=True,
         )

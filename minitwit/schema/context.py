@@ -42,6 +42,13 @@ class Context:
         return self._session
 
     @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A short read transaction of its own, for steps that must not hold one open."""
+        self.close()
+        with self.db.session() as session:
+            yield session
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction, committed when the block ends; for mutations."""
         self.close()
