@@ -203,3 +203,59 @@ def test_usage_errors_exit_2_with_a_message(args: list[str]) -> None:
 
 def test_settings_used_by_these_tests_are_not_production() -> None:
     assert not Settings(secret_key=TEST_SECRET).production
+
+
+LEGACY_SCHEMA = """
+CREATE TABLE user (user_id integer primary key autoincrement, username string not null,
+                   email string not null, pw_hash string not null);
+CREATE TABLE follower (who_id integer, whom_id integer);
+CREATE TABLE message (message_id integer primary key autoincrement, author_id integer not null,
+                      text string not null, pub_date integer, flagged integer);
+"""
+
+
+def test_import_legacy_skips_rows_it_cannot_store_and_says_which(
+    tmp_path: Path, database_url: str, settings: Settings
+) -> None:
+    legacy = tmp_path / "legacy.db"
+    source = sqlite3.connect(legacy)
+    source.executescript(LEGACY_SCHEMA)
+    source.executemany(
+        "INSERT INTO user (user_id, username, email, pw_hash) VALUES (?, ?, ?, ?)",
+        [
+            (1, "good", "good@example.org", "pbkdf2:sha256:50000$salt$00"),
+            (2, "x" * 70, "long@example.org", "pbkdf2:sha256:50000$salt$00"),
+            (3, "no mail", "", "pbkdf2:sha256:50000$salt$00"),
+        ],
+    )
+    source.executemany(
+        "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (?, ?, ?, ?)",
+        [
+            (1, "fine", 1_600_000_000, 0),
+            (1, "from the year 10000", 253_402_300_800, 0),
+            (1, "no date", None, 0),
+            (1, "nul \x00 byte", 1_600_000_001, 0),
+            (2, "by a skipped user", 1_600_000_002, 0),
+        ],
+    )
+    source.executemany("INSERT INTO follower VALUES (?, ?)", [(1, 2), (1, 1)])
+    source.commit()
+    source.close()
+
+    result = minitwit("import-legacy", str(legacy), env={"DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "imported 1 users (0 already present), 1 messages (0 already present), "
+        "0 follows (0 already present)"
+    )
+    assert lines[1] == "skipped 5 rows that cannot be stored:"
+    assert "The username can have at most 64 characters" in lines[2]
+    assert "You have to enter a valid email address" in lines[3]
+    assert "pub_date 253402300800 out of range" in lines[4]
+    assert "pub_date None out of range" in lines[5]
+    assert "text cannot be stored" in lines[6]
+
+    with LiveServer(create_app(settings)) as live, live.client() as client:
+        timeline = client.data("{ publicTimeline { nodes { text author { username } } } }")
+    assert timeline["publicTimeline"]["nodes"] == [{"text": "fine", "author": {"username": "good"}}]

@@ -23,18 +23,8 @@ def validate_registration(
     *, username: str, email: str, password: str, password2: str | None = None
 ) -> None:
     """The original's checks, in the original's order, plus bounds the original lacked."""
-    if not username:
-        raise Invalid("You have to enter a username")
-    if len(username) > USERNAME_MAX_LENGTH:
-        raise Invalid(f"The username can have at most {USERNAME_MAX_LENGTH} characters")
-    if not is_storable(username) or has_control_characters(username) or "/" in username:
-        raise Invalid("The username may not contain '/' or control characters")
-    if username != username.strip():
-        raise Invalid("The username may not start or end with a space")
-    if not email or "@" not in email:
-        raise Invalid("You have to enter a valid email address")
-    if len(email) > EMAIL_MAX_LENGTH or not is_storable(email) or has_control_characters(email):
-        raise Invalid("You have to enter a valid email address")
+    validate_username(username)
+    validate_email(email)
     if not password:
         raise Invalid("You have to enter a password")
     if len(password) > PASSWORD_MAX_LENGTH:
@@ -43,6 +33,24 @@ def validate_registration(
         raise Invalid("The password contains characters that cannot be stored")
     if password2 is not None and password != password2:
         raise Invalid("The two passwords do not match")
+
+
+def validate_username(username: str) -> None:
+    if not username:
+        raise Invalid("You have to enter a username")
+    if len(username) > USERNAME_MAX_LENGTH:
+        raise Invalid(f"The username can have at most {USERNAME_MAX_LENGTH} characters")
+    if not is_storable(username) or has_control_characters(username) or "/" in username:
+        raise Invalid("The username may not contain '/' or control characters")
+    if username != username.strip():
+        raise Invalid("The username may not start or end with a space")
+
+
+def validate_email(email: str) -> None:
+    if not email or "@" not in email:
+        raise Invalid("You have to enter a valid email address")
+    if len(email) > EMAIL_MAX_LENGTH or not is_storable(email) or has_control_characters(email):
+        raise Invalid("You have to enter a valid email address")
 
 
 def sign_up(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -17,7 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from minitwit.models import Follower, Message, User
-from minitwit.resolvers.accounts import user_by_name
+from minitwit.models.tables import PASSWORD_HASH_MAX_LENGTH
+from minitwit.resolvers.accounts import user_by_name, validate_email, validate_username
 from minitwit.resolvers.errors import Invalid
 from minitwit.resolvers.validation import is_storable
 
@@ -30,13 +31,19 @@ class ImportReport:
     messages_skipped: int = 0
     follows: int = 0
     follows_skipped: int = 0
+    invalid: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (
+        summary = (
             f"imported {self.users} users ({self.users_skipped} already present), "
             f"{self.messages} messages ({self.messages_skipped} already present), "
             f"{self.follows} follows ({self.follows_skipped} already present)"
         )
+        if self.invalid:
+            summary += f"\nskipped {len(self.invalid)} rows that cannot be stored:\n" + "\n".join(
+                f"  {reason}" for reason in self.invalid
+            )
+        return summary
 
 
 def import_legacy(session: Session, path: Path) -> ImportReport:
@@ -52,6 +59,23 @@ def import_legacy(session: Session, path: Path) -> ImportReport:
         raise Invalid(f"{path} is not a MiniTwit database: {exc}") from None
 
 
+LAST_SECOND_OF_9999 = 253_402_300_799
+
+
+def _user_problem(username: object, email: object, pw_hash: object) -> str | None:
+    """Why a legacy user row cannot be imported as it is, or None."""
+    if not isinstance(username, str):
+        return "no username"
+    try:
+        validate_username(username)
+        validate_email(email if isinstance(email, str) else "")
+    except Invalid as error:
+        return f"{username!r}: {error.message}"
+    if not isinstance(pw_hash, str) or not pw_hash or len(pw_hash) > PASSWORD_HASH_MAX_LENGTH:
+        return f"{username!r}: unusable password hash"
+    return None
+
+
 def _id(value: int | None) -> int:
     if value is None:
         raise RuntimeError("a flushed row has an id")
@@ -65,7 +89,9 @@ def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
     for legacy_id, username, email, pw_hash in source.execute(
         "SELECT user_id, username, email, pw_hash FROM user ORDER BY user_id"
     ):
-        if not (isinstance(username, str) and username and is_storable(username)):
+        problem = _user_problem(username, email, pw_hash)
+        if problem is not None:
+            report.invalid.append(f"user {legacy_id}: {problem}")
             continue
         existing = user_by_name(session, username)
         if existing is not None and existing.id is not None:
@@ -91,9 +117,15 @@ def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
         "SELECT author_id, text, pub_date, flagged FROM message ORDER BY message_id"
     ):
         author_id = ids.get(author)
-        if author_id is None or not isinstance(text, str) or not is_storable(text):
+        if author_id is None:
+            continue  # its author was not imported: counted there
+        if not (isinstance(text, str) and is_storable(text)):
+            report.invalid.append(f"message by user {author}: text cannot be stored")
             continue
-        key = (author_id, int(pub_date or 0), text)
+        if not (isinstance(pub_date, int) and 0 <= pub_date <= LAST_SECOND_OF_9999):
+            report.invalid.append(f"message by user {author}: pub_date {pub_date!r} out of range")
+            continue
+        key = (author_id, pub_date, text)
         if key in present:
             report.messages_skipped += 1
             continue
