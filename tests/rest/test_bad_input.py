@@ -184,6 +184,8 @@ FOLLOW_CASES = [
     Case("follow unknown user bad body", "POST", "/fllws/Nobody", 404, b"[[["),
     Case("follow surrogate target", "POST", f"/fllws/{ALICE_PATH}", 404, b'{"follow":"\\udfff"}'),
     Case("unfollow not followed", "POST", f"/fllws/{ALICE_PATH}", 204, {"unfollow": CAROL}),
+    Case("follow yourself", "POST", f"/fllws/{ALICE_PATH}", 204, {"follow": ALICE}),
+    Case("unfollow yourself", "POST", f"/fllws/{ALICE_PATH}", 204, {"unfollow": ALICE}),
     Case("follow 1 MB", "POST", f"/fllws/{ALICE_PATH}", 413, MEGABYTE),
     Case("follows unknown user", "GET", "/fllws/Nobody", 404),
     Case("fllws put", "PUT", f"/fllws/{ALICE_PATH}", 405, {"follow": BOB}, stores_latest=False),
