@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minitwit.schema.context import SESSION_USER_KEY
+from minitwit.schema.context import SESSION_KEY
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -97,7 +97,7 @@ class _WithHeaders:
 
 
 def _signed_in(request: Request) -> bool:
-    return "session" in request.scope and request.session.get(SESSION_USER_KEY) is not None
+    return "session" in request.scope and request.session.get(SESSION_KEY) is not None
 
 
 UserExists = Callable[[str], Awaitable[bool]]

@@ -380,3 +380,38 @@ def test_a_burst_of_sign_ins_does_not_starve_the_simulator_api(
     slowest_tweet = max(took for _, took in results)
     # Measured here: 1-3 % of the burst with hash admission, over 30 % without it.
     assert slowest_tweet < burst_took / 10, (slowest_tweet, burst_took)
+
+
+def test_signing_out_revokes_a_copy_of_the_cookie(server: LiveServer) -> None:
+    make_user(server.db, "eve")
+    with server.client() as client:
+        client.data(LOGIN, u="eve", p=PASSWORD)
+        saved = dict(client.cookies)
+        assert client.data("{ viewer { username } }") == {"viewer": {"username": "eve"}}
+        client.data("mutation { logout }")
+    with server.client() as thief:
+        thief.cookies.update(saved)
+        assert thief.data("{ viewer { username } }") == {"viewer": None}
+
+
+def test_each_sign_in_gets_its_own_cookie_and_sign_out_ends_only_that_one(
+    server: LiveServer,
+) -> None:
+    make_user(server.db, "eve")
+    with server.client() as laptop, server.client() as phone:
+        laptop.data(LOGIN, u="eve", p=PASSWORD)
+        phone.data(LOGIN, u="eve", p=PASSWORD)
+        assert laptop.cookies["minitwit_session"] != phone.cookies["minitwit_session"]
+        laptop.data("mutation { logout }")
+        assert laptop.data("{ viewer { username } }") == {"viewer": None}
+        assert phone.data("{ viewer { username } }") == {"viewer": {"username": "eve"}}
+
+
+def test_an_expired_sign_in_signs_nobody_in(settings: Settings) -> None:
+    short = settings.with_(session_max_age=1)
+    with LiveServer(create_app(short)) as live, live.client() as client:
+        make_user(live.db, "eve")
+        client.data(LOGIN, u="eve", p=PASSWORD)
+        with live.db.session(write=True) as session:
+            session.connection().exec_driver_sql("UPDATE sessions SET expires_at = 0")
+        assert client.data("{ viewer { username } }") == {"viewer": None}

@@ -6,6 +6,7 @@ from minitwit.models.tables import (
     Follower,
     Latest,
     Message,
+    SignIn,
     User,
     metadata,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "Follower",
     "Latest",
     "Message",
+    "SignIn",
     "User",
     "metadata",
 ]

@@ -74,6 +74,21 @@ class Message(SQLModel, table=True):
     flagged_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
+class SignIn(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so the
+    table leaks no usable session. Signing out deletes the row and with it the cookie's power."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user_id", "user_id"),)
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    expires_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class Latest(SQLModel, table=True):
     """The simulator's last received ``latest`` id: exactly one row, id 1."""
 

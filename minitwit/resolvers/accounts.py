@@ -121,10 +121,6 @@ def require_user(session: Session, username: str) -> User:
     return user
 
 
-def user_by_id(session: Session, user_id: int) -> User | None:
-    return session.get(User, user_id)
-
-
 def set_moderator(session: Session, *, username: str, moderator: bool = True) -> User:
     user = require_user(session, username)
     user.is_moderator = moderator

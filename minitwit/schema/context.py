@@ -16,11 +16,11 @@ from starlette.requests import Request
 
 from minitwit.db import Database
 from minitwit.models import User
-from minitwit.resolvers import accounts, social
+from minitwit.resolvers import sign_ins, social
 from minitwit.resolvers.errors import Forbidden, Unauthenticated
 from minitwit.settings import Settings
 
-SESSION_USER_KEY = "uid"
+SESSION_KEY = "sid"  # the sign-in token in the signed cookie
 
 _UNSET: Any = object()
 
@@ -65,9 +65,9 @@ class Context:
     def viewer(self) -> User | None:
         """The signed-in user, or None."""
         if self._viewer is _UNSET:
-            user_id = self.request.session.get(SESSION_USER_KEY)
-            user = accounts.user_by_id(self.session, user_id) if isinstance(user_id, int) else None
-            if user is None and user_id is not None:
+            token = self.request.session.get(SESSION_KEY)
+            user = sign_ins.user_for(self.session, token) if isinstance(token, str) else None
+            if user is None and token is not None:
                 self.request.session.clear()
             self._viewer = user
         return self._viewer
@@ -85,12 +85,23 @@ class Context:
         return viewer
 
     def sign_in(self, user: User) -> None:
-        self.request.session.clear()
-        self.request.session[SESSION_USER_KEY] = user.id
+        """Start a sign-in for ``user`` and put its token in the cookie (a new one: no fixation)."""
+        if user.id is None:
+            raise ValueError("only a stored user can sign in")
+        self.sign_out()
+        with self.write() as session:
+            token = sign_ins.start(
+                session, user_id=user.id, max_age=self.settings.session_max_age
+            )
+        self.request.session[SESSION_KEY] = token
         self._viewer = user
-        self._following_ids = None
 
     def sign_out(self) -> None:
+        """End this browser's sign-in, so a copy of the cookie signs nobody in either."""
+        token = self.request.session.get(SESSION_KEY)
+        if isinstance(token, str):
+            with self.write() as session:
+                sign_ins.end(session, token)
         self.request.session.clear()
         self._viewer = None
         self._following_ids = None
