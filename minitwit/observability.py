@@ -28,11 +28,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0)
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -176,9 +177,12 @@ class RequestMiddleware:
         status = 500
         started = time.perf_counter()
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
@@ -190,9 +194,14 @@ class RequestMiddleware:
             with logger.contextualize(request_id=request_id):
                 try:
                     await self.app(scope, receive, send_with_id)
+                except ClientDisconnect:
+                    status = CLIENT_CLOSED_REQUEST
                 except Exception:
+                    # Logged here, once, with the request id; answered here, so neither
+                    # Starlette nor uvicorn logs it a second time.
                     logger.exception("unhandled error")
-                    raise
+                    if not started:
+                        await _internal_error(send_with_id)
                 finally:
                     elapsed = time.perf_counter() - started
                     route = route_template(scope)
@@ -211,6 +220,21 @@ class RequestMiddleware:
                     )
         finally:
             self.metrics.in_flight.dec()
+
+
+async def _internal_error(send: Send) -> None:
+    body = b'{"error_msg":"Internal Server Error","status":500}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -25,9 +25,15 @@ def configure(concurrency: int) -> None:
     _slots = threading.BoundedSemaphore(concurrency)
 
 
+def _bytes(password: str) -> bytes:
+    # Any str the client can send, lone surrogates included, becomes bytes; sign-up refuses
+    # such passwords, so they only ever fail to verify.
+    return password.encode("utf-8", "surrogatepass")
+
+
 def hash_password(password: str) -> str:
     with _slots:
-        return _hasher.hash(password)
+        return _hasher.hash(_bytes(password))
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
@@ -35,7 +41,7 @@ def verify_password(stored_hash: str, password: str) -> bool:
     with _slots:
         if stored_hash.startswith("$argon2"):
             try:
-                return _hasher.verify(stored_hash, password)
+                return _hasher.verify(stored_hash, _bytes(password))
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return False
         return _verify_werkzeug(stored_hash, password)
@@ -70,12 +76,12 @@ def _verify_werkzeug(stored_hash: str, password: str) -> bool:
     try:
         if parts[0] == "pbkdf2" and len(parts) == 3:
             digest = hashlib.pbkdf2_hmac(
-                parts[1], password.encode(), salt.encode(), int(parts[2])
+                parts[1], _bytes(password), salt.encode(), int(parts[2])
             ).hex()
         elif parts[0] == "scrypt" and len(parts) == 4:
             n, r, p = (int(x) for x in parts[1:])
             digest = hashlib.scrypt(
-                password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
+                _bytes(password), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
             ).hex()
         else:
             return False

@@ -7,6 +7,7 @@ sets), which turns the skip into a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -213,7 +214,12 @@ class GraphQLClient(httpx.Client):
         super().__init__(base_url=base_url, timeout=30)
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
-        response = self.post("/graphql", json={"query": query, "variables": variables})
+        # json.dumps escapes what UTF-8 cannot carry (lone surrogates), as browsers' JSON does
+        response = self.post(
+            "/graphql",
+            content=json.dumps({"query": query, "variables": variables}),
+            headers={"content-type": "application/json"},
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -415,3 +416,94 @@ def test_an_expired_sign_in_signs_nobody_in(settings: Settings) -> None:
         with live.db.session(write=True) as session:
             session.connection().exec_driver_sql("UPDATE sessions SET expires_at = 0")
         assert client.data("{ viewer { username } }") == {"viewer": None}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'"abc"',
+        b"5",
+        b"null",
+        b"\xff\xfe{",
+        b'{"query": "query ($f: Int) { publicTimeline(first: $f) { nodes { id } } }",'
+        b' "variables": {"f": ' + b"9" * 5000 + b"}}",
+        b'{"query": "{ viewer { username } }", "variables": {"u": '
+        + b"[" * 20000
+        + b"]" * 20000
+        + b"}}",
+        b'{"query": "{ __typename }", "operationName": "\\ud800"}',
+    ],
+    ids=["string", "number", "null", "bad-utf8", "5000-digits", "deep", "surrogate-name"],
+)
+def test_unreadable_graphql_requests_are_400_not_500(client: GraphQLClient, body: bytes) -> None:
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+
+
+def test_request_level_errors_carry_a_code(client: GraphQLClient) -> None:
+    assert client.error("{")[1] == "BAD_REQUEST"
+    huge = "9" * 5000
+    message, code = client.error(f"{{ publicTimeline(first: {huge}) {{ nodes {{ id }} }} }}")
+    assert code == "BAD_REQUEST"
+    assert message.startswith("Invalid input")
+
+
+def test_passwords_with_lone_surrogates_sign_nobody_in(client: GraphQLClient) -> None:
+    register(client, "ann")
+    assert client.error(LOGIN, u="ann", p="\ud800") == ("Invalid password", "BAD_USER_INPUT")
+    assert client.error(LOGIN, u="nobody", p="x\ud800") == ("Invalid username", "BAD_USER_INPUT")
+
+
+def test_queries_that_could_return_too_much_are_refused_before_they_run(
+    server: LiveServer, client: GraphQLClient
+) -> None:
+    people = [make_user(server.db, f"p{i}") for i in range(3)]
+    make_message(server.db, people[0], "hello", 1)
+    explosive = [
+        '{ user(username: "p0") { followers(first: 1000) { following(first: 1000)'
+        " { username } } } }",
+        "{ publicTimeline(first: 30) { nodes { author { followers(first: 1000)"
+        " { following(first: 1000) { username } } } } } }",
+        "{ "
+        + " ".join(
+            f'a{i}: user(username: "p0") {{ followers {{ following {{ username }} }} }}'
+            for i in range(20)
+        )
+        + " }",
+    ]
+    for query in explosive:
+        with count_statements(server) as statements:
+            message, code = client.error(query)
+        assert code == "BAD_REQUEST"
+        assert "more than the 10,000 allowed" in message
+        assert statements == [], "refused before any database work"
+    fine = '{ user(username: "p0") { followers { username } following { username } } }'
+    assert client.data(fine)["user"] == {"followers": [], "following": []}
+
+
+def test_one_sign_in_per_request(client: GraphQLClient) -> None:
+    register(client, "ann")
+    guesses = " ".join(
+        f'g{i}: login(username: "ann", password: "guess{i}") {{ username }}' for i in range(30)
+    )
+    assert client.error(f"mutation {{ {guesses} }}") == (
+        "Only one sign-in or sign-up per request",
+        "BAD_REQUEST",
+    )
+
+
+def test_a_client_that_leaves_mid_body_is_a_499_not_a_server_error(server: LiveServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(
+            b"POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n" + b'{"user":'
+        )
+    deadline = time.monotonic() + 5
+    with server.client() as client:
+        while True:
+            metrics = client.get("/metrics").text
+            if 'route="/register",status="499"' in metrics:
+                break
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.05)
+    assert 'route="/register",status="500"' not in metrics

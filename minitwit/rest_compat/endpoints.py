@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import anyio
 from loguru import logger
 from sqlmodel import Session
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -47,6 +48,23 @@ from minitwit.rest_compat.responses import (
 from minitwit.settings import Settings
 
 T = TypeVar("T")
+
+
+class _AnyText(Convertor[str]):
+    """Any characters, newlines too. Starlette's ``path`` is ``.*``, which stops at a newline
+    and lets ``$`` match before one: ``/msgs/a%0Ab`` would miss the route, and ``/msgs/a%0A``
+    would be read as user ``a``."""
+
+    regex = "(?s:.*)"  # empty too: "/msgs/" is an unknown user, a JSON 404
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anytext", _AnyText())
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 NOT_AUTHORIZED = "You are not authorized to use this resource!"
@@ -276,12 +294,12 @@ class SimulatorApi:
             route("/register", {"POST": self.register}, "sim_register"),
             route("/msgs", {"GET": self.public_messages}, "sim_msgs"),
             route(
-                "/msgs/{username:path}",
+                "/msgs/{username:anytext}",
                 {"GET": self.user_messages, "POST": self.post_message},
                 "sim_user_msgs",
             ),
             route(
-                "/fllws/{username:path}",
+                "/fllws/{username:anytext}",
                 {"GET": self.follows, "POST": self.change_follow},
                 "sim_fllws",
             ),

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
+from cross_web import AsyncHTTPRequestAdapter, HTTPException  # what Strawberry's views raise
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -17,13 +19,16 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.http import GraphQLRequestData
 
 from minitwit.db import Database
+from minitwit.resolvers.validation import is_storable
 from minitwit.schema.context import Context
-from minitwit.schema.errors import DomainErrors
 from minitwit.schema.execution import ThreadedSchema
+from minitwit.schema.limits import list_fields, query_cost_rule, single_field_rule
 from minitwit.schema.mutation import HASHING_FIELDS, Mutation
 from minitwit.schema.query import Query
+from minitwit.schema.types import FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX
 from minitwit.settings import Settings
 
 __all__ = ["Context", "GraphQLApp", "build_schema"]
@@ -42,7 +47,19 @@ def build_schema(
         hashing_fields=HASHING_FIELDS,
         extensions=[
             *extensions,
-            DomainErrors,
+            lambda: AddValidationRules(
+                [
+                    query_cost_rule(
+                        list_fields(
+                            db.settings.page_size,
+                            db.settings.max_page_size,
+                            FOLLOW_LIST_DEFAULT,
+                            FOLLOW_LIST_MAX,
+                        )
+                    ),
+                    single_field_rule(HASHING_FIELDS, "sign-in or sign-up"),
+                ]
+            ),
             lambda: MaxTokensLimiter(max_token_count=2000),
             lambda: QueryDepthLimiter(max_depth=8),
             lambda: MaxAliasesLimiter(max_alias_count=30),
@@ -70,6 +87,27 @@ class GraphQLApp(GraphQL[Context, None]):
         self.db = db
         self.settings = settings
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """JSON that Python cannot read (bad UTF-8, 5,000-digit numbers, deep nesting) or that
+        is not an object is the client's mistake: 400, never a 500."""
+        try:
+            value = self.decode_json(data)
+        except (ValueError, RecursionError):
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return value
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        parsed = await super().parse_http_body(request)
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            name = item.operation_name
+            if name is not None and not (isinstance(name, str) and is_storable(name)):
+                raise HTTPException(400, "The operation name must be a string of valid text")
+        return parsed
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         if not isinstance(request, Request):
             raise TypeError("MiniTwit serves GraphQL over HTTP only")
@@ -77,5 +115,3 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def __repr__(self) -> str:
         return f"GraphQLApp(production={self.settings.production})"
-
-

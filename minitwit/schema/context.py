@@ -90,9 +90,7 @@ class Context:
             raise ValueError("only a stored user can sign in")
         self.sign_out()
         with self.write() as session:
-            token = sign_ins.start(
-                session, user_id=user.id, max_age=self.settings.session_max_age
-            )
+            token = sign_ins.start(session, user_id=user.id, max_age=self.settings.session_max_age)
         self.request.session[SESSION_KEY] = token
         self._viewer = user
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from graphql import GraphQLError
 from loguru import logger
-from strawberry.extensions import SchemaExtension
 
 from minitwit.resolvers.errors import Conflict as ConflictError
 from minitwit.resolvers.errors import (
@@ -34,37 +31,30 @@ def code_for(error: DomainError) -> str:
     return "BAD_USER_INPUT"
 
 
-class DomainErrors(SchemaExtension):
-    """Give each domain error its stable ``extensions.code``; mask and log anything else.
+def present(error: GraphQLError) -> None:
+    """Make ``error`` fit for the client, in place: a domain error keeps its text and gets its
+    code; a mistake in the request gets BAD_REQUEST; anything else is logged with its
+    traceback and masked.
 
-    Usage: ``strawberry.Schema(query=Query, extensions=[DomainErrors])``.
+    Strawberry hands every error to ``Schema.process_errors`` (parse, validation and execution
+    alike) before it answers, which is where this runs (see ``ThreadedSchema``).
     """
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        result.errors = [self._present(error) for error in result.errors]
-
-    def _present(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, DomainError):
-            return _with_code(error, original.message, code_for(original))
-        if original is None or isinstance(original, GraphQLError):
-            return _with_code(error, error.message, "BAD_REQUEST")
+    original = error.original_error
+    if isinstance(original, DomainError):
+        _set(error, original.message, code_for(original))
+    elif original is None or isinstance(original, GraphQLError):
+        _set(error, error.message, "BAD_REQUEST")
+    elif error.path is None and isinstance(original, ValueError | OverflowError | RecursionError):
+        # Raised while reading the document itself (a 5,000-digit Int literal): bad input.
+        _set(error, f"Invalid input: {original}", "BAD_REQUEST")
+    else:
         logger.opt(exception=original).error(
             "unexpected error in GraphQL resolver at {path}", path=error.path
         )
-        return _with_code(error, UNEXPECTED, "INTERNAL_SERVER_ERROR")
+        _set(error, UNEXPECTED, "INTERNAL_SERVER_ERROR")
+        error.original_error = None
 
 
-def _with_code(error: GraphQLError, message: str, code: str) -> GraphQLError:
-    return GraphQLError(
-        message,
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        extensions={**(error.extensions or {}), "code": code},
-    )
+def _set(error: GraphQLError, message: str, code: str) -> None:
+    error.message = message
+    error.extensions = {**(error.extensions or {}), "code": code}

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from minitwit.schema.context import Context
+from minitwit.schema.errors import present
 
 
 class ThreadedSchema(strawberry.Schema):
@@ -102,7 +103,9 @@ class ThreadedSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Errors are logged by :class:`~minitwit.schema.errors.DomainErrors`, once."""
+        """Give each error its code, and log and mask the unexpected ones, once."""
+        for error in errors:
+            present(error)
 
 
 @lru_cache(maxsize=256)

@@ -120,5 +120,3 @@ class MessageConnection:
             nodes=[Message.from_view(view) for view in page.items],
             page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
         )
-
-

@@ -160,6 +160,8 @@ MESSAGE_CASES = [
     Case("msgs post", "POST", "/msgs", 405, {"content": "x"}, stores_latest=False),
     Case("msgs delete", "DELETE", "/msgs", 405, stores_latest=False),
     Case("user msgs unknown", "GET", "/msgs/Nobody%20Here", 404),
+    Case("tweet newline in name", "POST", "/msgs/a%0Ab", 404, {"content": "x"}),
+    Case("user msgs trailing newline", "GET", f"/msgs/{ALICE_PATH}%0A", 404),
     Case("user msgs encoded slash", "GET", "/msgs/a%2Fb", 404),
     Case("user msgs empty name", "GET", "/msgs/", 404),
     Case("user msgs overlong name", "GET", "/msgs/" + "x" * 5000, 404),
