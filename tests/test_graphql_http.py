@@ -507,3 +507,16 @@ def test_a_client_that_leaves_mid_body_is_a_499_not_a_server_error(server: LiveS
             assert time.monotonic() < deadline, metrics
             time.sleep(0.05)
     assert 'route="/register",status="500"' not in metrics
+
+
+def test_signing_in_clears_away_every_expired_sign_in(server: LiveServer) -> None:
+    make_user(server.db, "eve")
+    make_user(server.db, "bob")
+    with server.client() as eve, server.client() as bob:
+        eve.data(LOGIN, u="eve", p=PASSWORD)
+        with server.db.session(write=True) as session:
+            session.connection().exec_driver_sql("UPDATE sessions SET expires_at = 0")
+        bob.data(LOGIN, u="bob", p=PASSWORD)
+    with server.db.session() as session:
+        rows = session.connection().exec_driver_sql("SELECT count(*) FROM sessions").scalar()
+    assert rows == 1, "only bob's live sign-in is left"

@@ -79,7 +79,10 @@ class SignIn(SQLModel, table=True):
     table leaks no usable session. Signing out deletes the row and with it the cookie's power."""
 
     __tablename__ = "sessions"
-    __table_args__ = (Index("ix_sessions_user_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_sessions_user_id", "user_id"),
+        Index("ix_sessions_expires_at", "expires_at"),
+    )
 
     token_hash: str = Field(max_length=64, primary_key=True)
     user_id: int = Field(

@@ -30,8 +30,10 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_sessions_user_id", "sessions", ["user_id"])
+    op.create_index("ix_sessions_expires_at", "sessions", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sessions_expires_at", table_name="sessions")
     op.drop_index("ix_sessions_user_id", table_name="sessions")
     op.drop_table("sessions")
