@@ -175,14 +175,13 @@ class RequestMiddleware:
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         status = 500
-        started = time.perf_counter()
-
-        started = False
+        began = time.perf_counter()
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                started = True
+                responded = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
@@ -200,10 +199,10 @@ class RequestMiddleware:
                     # Logged here, once, with the request id; answered here, so neither
                     # Starlette nor uvicorn logs it a second time.
                     logger.exception("unhandled error")
-                    if not started:
+                    if not responded:
                         await _internal_error(send_with_id)
                 finally:
-                    elapsed = time.perf_counter() - started
+                    elapsed = time.perf_counter() - began
                     route = route_template(scope)
                     method = scope["method"]
                     self.metrics.requests.labels(method, route, str(status)).inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -317,7 +318,14 @@ def test_request_ids_come_back_and_metrics_count_requests(
         'minitwit_http_requests_total{method="POST",route="/graphql",status="200"} 1.0' in metrics
     )
     assert 'minitwit_graphql_operations_total{operation_type="query",status="ok"} 1.0' in metrics
-    assert "minitwit_http_request_duration_seconds_bucket" in metrics
+    # a health check takes well under a second: its one observation lands in the 1 s bucket
+    one_second = re.search(
+        r'minitwit_http_request_duration_seconds_bucket\{le="1.0",method="GET",'
+        r'route="/health/live"\} (\S+)',
+        metrics,
+    )
+    assert one_second is not None
+    assert float(one_second.group(1)) == 1.0
 
 
 def test_health_endpoints(server: LiveServer, client: GraphQLClient) -> None:
