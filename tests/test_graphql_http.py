@@ -528,3 +528,14 @@ def test_signing_in_clears_away_every_expired_sign_in(server: LiveServer) -> Non
     with server.db.session() as session:
         rows = session.connection().exec_driver_sql("SELECT count(*) FROM sessions").scalar()
     assert rows == 1, "only bob's live sign-in is left"
+
+
+def test_a_fragment_bomb_is_refused_before_validation(client: GraphQLClient) -> None:
+    depth = 40
+    fragments = " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(depth)
+    )
+    query = f"{{ ...F0 }} {fragments} fragment F{depth} on Query {{ __typename }}"
+    message, code = client.error(query)
+    assert code == "BAD_REQUEST"
+    assert "once its fragments are expanded" in message

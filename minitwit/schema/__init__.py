@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -25,13 +24,45 @@ from minitwit.db import Database
 from minitwit.resolvers.validation import is_storable
 from minitwit.schema.context import Context
 from minitwit.schema.execution import ThreadedSchema
-from minitwit.schema.limits import list_fields, query_cost_rule, single_field_rule
+from minitwit.schema.limits import MAX_TOKENS, Inspector, Limits, ListField
 from minitwit.schema.mutation import HASHING_FIELDS, Mutation
 from minitwit.schema.query import Query
 from minitwit.schema.types import FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX
 from minitwit.settings import Settings
 
-__all__ = ["Context", "GraphQLApp", "build_schema"]
+__all__ = ["Context", "GraphQLApp", "build_schema", "request_limits"]
+
+
+def request_limits(settings: Settings) -> Limits:
+    timeline = ListField(settings.page_size, settings.max_page_size)
+    people = ListField(FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX)
+    return Limits(
+        list_fields={
+            "publicTimeline": timeline,
+            "homeTimeline": timeline,
+            "flaggedMessages": timeline,
+            "messages": timeline,
+            "followers": people,
+            "following": people,
+        },
+        database_fields=DATABASE_FIELDS,
+        hashing_fields=HASHING_FIELDS,
+    )
+
+
+# Fields whose every resolution queries the database (viewer and followedByViewer are
+# loaded once per request and are not counted).
+DATABASE_FIELDS = frozenset(
+    {
+        "user",
+        "publicTimeline",
+        "homeTimeline",
+        "flaggedMessages",
+        "messages",
+        "followers",
+        "following",
+    }
+)
 
 
 def build_schema(
@@ -44,23 +75,10 @@ def build_schema(
         mutation=Mutation,
         limiter=db.limiter,
         hashing=hashing,
-        hashing_fields=HASHING_FIELDS,
+        inspector=Inspector(request_limits(db.settings)),
         extensions=[
             *extensions,
-            lambda: AddValidationRules(
-                [
-                    query_cost_rule(
-                        list_fields(
-                            db.settings.page_size,
-                            db.settings.max_page_size,
-                            FOLLOW_LIST_DEFAULT,
-                            FOLLOW_LIST_MAX,
-                        )
-                    ),
-                    single_field_rule(HASHING_FIELDS, "sign-in or sign-up"),
-                ]
-            ),
-            lambda: MaxTokensLimiter(max_token_count=2000),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: QueryDepthLimiter(max_depth=8),
             lambda: MaxAliasesLimiter(max_alias_count=30),
             lambda: ParserCache(maxsize=256),

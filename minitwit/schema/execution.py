@@ -8,34 +8,27 @@ to ``execute_sync`` in a thread that holds one of the database limiter's tokens.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
 import strawberry
-from graphql import (
-    FieldNode,
-    GraphQLError,
-    OperationDefinitionNode,
-    OperationType,
-    Visitor,
-    parse,
-    visit,
-)
+from graphql import GraphQLError
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from minitwit.schema.context import Context
 from minitwit.schema.errors import present
+from minitwit.schema.limits import Inspection, Inspector
 
 
 class ThreadedSchema(strawberry.Schema):
     """Runs each operation in a thread holding one of ``limiter``'s tokens.
 
-    An operation that selects one of ``hashing_fields`` (mutation root fields that hash a
-    password) first waits, on the event loop and holding nothing, for one of ``hashing``'s
-    tokens. So a burst of sign-ins queues for the CPU without occupying the database tokens
-    every other request needs.
+    First ``inspector`` looks at the document (see ``limits``): one that asks too much is
+    refused before anything runs, and one that hashes a password waits, on the event loop and
+    holding nothing, for one of ``hashing``'s tokens. So a burst of sign-ins queues for the
+    CPU without occupying the database tokens every other request needs.
     """
 
     def __init__(
@@ -43,13 +36,13 @@ class ThreadedSchema(strawberry.Schema):
         *args: Any,
         limiter: anyio.CapacityLimiter,
         hashing: anyio.CapacityLimiter,
-        hashing_fields: frozenset[str],
+        inspector: Inspector,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = limiter
         self.hashing = hashing
-        self.hashing_fields = hashing_fields
+        self.inspector = inspector
 
     async def execute(
         self,
@@ -71,7 +64,15 @@ class ThreadedSchema(strawberry.Schema):
             allowed_operation_types,
             operation_extensions,
         )
-        if query is not None and _selects_any(query, operation_name, self.hashing_fields):
+        inspection = (
+            self.inspector.inspect(query, operation_name) if query is not None else Inspection()
+        )
+        if inspection.refusal is not None:
+            return ExecutionResult(
+                data=None,
+                errors=[GraphQLError(inspection.refusal, extensions={"code": "BAD_REQUEST"})],
+            )
+        if inspection.hashes:
             async with self.hashing:
                 return await anyio.to_thread.run_sync(run, limiter=self.limiter)
         return await anyio.to_thread.run_sync(run, limiter=self.limiter)
@@ -106,33 +107,3 @@ class ThreadedSchema(strawberry.Schema):
         """Give each error its code, and log and mask the unexpected ones, once."""
         for error in errors:
             present(error)
-
-
-@lru_cache(maxsize=256)
-def _selects_any(query: str, operation_name: str | None, fields: frozenset[str]) -> bool:
-    """Whether the operation to run is a mutation whose document selects one of ``fields``.
-
-    Conservative: a field anywhere in the document counts, fragments and sibling operations
-    included, so an operation that hashes is never let through without a slot.
-    """
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return False  # execution reports the syntax error
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = [o for o in operations if operation_name is None or _name(o) == operation_name]
-    if not any(o.operation == OperationType.MUTATION for o in chosen):
-        return False
-    found = False
-
-    class Finder(Visitor):
-        def enter_field(self, node: FieldNode, *_: Any) -> None:
-            nonlocal found
-            found = found or node.name.value in fields
-
-    visit(document, Finder())
-    return found
-
-
-def _name(operation: OperationDefinitionNode) -> str | None:
-    return operation.name.value if operation.name else None

@@ -1,18 +1,28 @@
-"""Limits on what one GraphQL request may ask for, checked before it runs.
+"""What one GraphQL request may ask for, decided before anything runs.
 
 Depth, tokens and aliases alone do not bound the work: ``followers(first: 1000) { following
-(first: 1000) { ... } }`` is shallow and short but asks for millions of rows. ``QueryCost``
-bounds the worst-case number of result nodes: each list field multiplies what it contains by
-its ``first`` (the field's default when absent, its maximum when given by a variable).
+(first: 1000) { ... } }`` is shallow and short but asks for millions of rows, and each
+``followers`` of each user is a query of its own. So every document is inspected once (the
+result is cached by its text), in one pass that is linear in its size, fragments included:
+
+- its size with every fragment spread expanded (Strawberry's own depth and alias limiters walk
+  fragments once per spread, which is exponential in fragments that spread others twice);
+- the worst-case number of result items: each list field multiplies what it contains by its
+  ``first`` (its default when absent, its maximum when it comes by variable);
+- the worst-case number of resolver calls that query the database;
+- how many password-hashing mutation fields it selects (at most one), and so whether the
+  request must wait for a hashing slot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -20,10 +30,13 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    ValidationRule,
+    parse,
 )
 
-MAX_COST = 10_000
+MAX_TOKENS = 2_000
+MAX_FIELDS = 5_000
+MAX_ITEMS = 10_000
+MAX_DATABASE_CALLS = 50
 
 
 @dataclass(frozen=True)
@@ -32,100 +45,146 @@ class ListField:
     maximum: int
 
 
-def list_fields(
-    page_size: int, max_page_size: int, follows: int, max_follows: int
-) -> dict[str, ListField]:
-    timeline = ListField(page_size, max_page_size)
-    people = ListField(follows, max_follows)
-    return {
-        "publicTimeline": timeline,
-        "homeTimeline": timeline,
-        "flaggedMessages": timeline,
-        "messages": timeline,
-        "followers": people,
-        "following": people,
-    }
+@dataclass(frozen=True)
+class Limits:
+    list_fields: Mapping[str, ListField]
+    database_fields: frozenset[str]
+    hashing_fields: frozenset[str]
 
 
-def query_cost_rule(fields: dict[str, ListField], maximum: int = MAX_COST) -> type[ValidationRule]:
-    class QueryCost(ValidationRule):
-        """Refuses operations whose worst-case result exceeds ``maximum`` nodes."""
+@dataclass(frozen=True)
+class Inspection:
+    refusal: str | None = None
+    hashes: bool = False
 
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            cost = self._cost(node.selection_set, frozenset())
-            if cost > maximum:
-                self.report_error(
-                    GraphQLError(
-                        f"This query could return {cost:,} items, more than the {maximum:,}"
-                        " allowed: ask for fewer (first) or nest fewer lists",
-                        node,
-                    )
-                )
 
-        def _cost(self, selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
-            if selection_set is None:
-                return 0
-            total = 0
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    total += self._multiplier(selection) * (
-                        1 + self._cost(selection.selection_set, seen)
-                    )
-                elif isinstance(selection, InlineFragmentNode):
-                    total += self._cost(selection.selection_set, seen)
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    fragment = self.context.get_fragment(name)
-                    if fragment is not None and name not in seen:
-                        total += self._cost(fragment.selection_set, seen | {name})
+@dataclass(frozen=True)
+class _Cost:
+    fields: int = 0
+    items: int = 0
+    calls: int = 0
+    hashing: int = 0
+
+    def __add__(self, other: _Cost) -> _Cost:
+        return _Cost(
+            self.fields + other.fields,
+            self.items + other.items,
+            self.calls + other.calls,
+            self.hashing + other.hashing,
+        )
+
+
+class Inspector:
+    """Inspects documents against ``limits``; ``inspect`` remembers the last 256 answers."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.inspect = lru_cache(maxsize=256)(self._inspect)
+
+    def _inspect(self, query: str, operation_name: str | None) -> Inspection:
+        try:
+            document = parse(query, max_tokens=MAX_TOKENS)
+        except GraphQLError:
+            return Inspection()  # Strawberry reports the syntax error or the token limit
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name is None and len(operations) > 1:
+            return Inspection(
+                "This document has several operations: name the one to run (operationName)"
+            )
+        chosen = [
+            o
+            for o in operations
+            if operation_name is None or (o.name is not None and o.name.value == operation_name)
+        ]
+        if not chosen:
+            return Inspection()  # Strawberry reports the unknown operation
+        operation = chosen[0]
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        cost = _Walk(self.limits, fragments).selection_set(operation.selection_set)
+        return Inspection(
+            refusal=_refusal(cost),
+            hashes=operation.operation == OperationType.MUTATION and cost.hashing > 0,
+        )
+
+
+def _refusal(cost: _Cost) -> str | None:
+    if cost.fields > MAX_FIELDS:
+        return (
+            f"This query has {cost.fields:,} fields once its fragments are expanded, more than"
+            f" the {MAX_FIELDS:,} allowed"
+        )
+    if cost.items > MAX_ITEMS:
+        return (
+            f"This query could return {cost.items:,} items, more than the {MAX_ITEMS:,}"
+            " allowed: ask for fewer (first) or nest fewer lists"
+        )
+    if cost.calls > MAX_DATABASE_CALLS:
+        return (
+            f"This query could make {cost.calls:,} database queries, more than the"
+            f" {MAX_DATABASE_CALLS} allowed: nest fewer lists"
+        )
+    if cost.hashing > 1:
+        return "Only one sign-in or sign-up per request"
+    return None
+
+
+class _Walk:
+    """The cost of one instance of each selection set; each fragment is costed once."""
+
+    def __init__(self, limits: Limits, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
+        self.limits = limits
+        self.fragments = fragments
+        self.costed: dict[str, _Cost] = {}
+        self.costing: set[str] = set()
+
+    def selection_set(self, selection_set: SelectionSetNode | None) -> _Cost:
+        total = _Cost()
+        if selection_set is None:
             return total
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self.selection_set(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value)
+        return total
 
-        @staticmethod
-        def _multiplier(field: FieldNode) -> int:
-            limits = fields.get(field.name.value)
-            if limits is None:
-                return 1
-            for argument in field.arguments or ():
-                if argument.name.value == "first":
-                    if isinstance(argument.value, IntValueNode):
-                        try:
-                            return max(0, min(int(argument.value.value), limits.maximum))
-                        except ValueError:
-                            return limits.maximum
-                    return limits.maximum
-            return limits.default
+    def fragment(self, name: str) -> _Cost:
+        if name in self.costed:
+            return self.costed[name]
+        definition = self.fragments.get(name)
+        if definition is None or name in self.costing:
+            return _Cost()  # unknown or cyclic: validation refuses the document anyway
+        self.costing.add(name)
+        cost = self.selection_set(definition.selection_set)
+        self.costing.discard(name)
+        self.costed[name] = cost
+        return cost
 
-    return QueryCost
+    def field(self, field: FieldNode) -> _Cost:
+        inner = self.selection_set(field.selection_set)
+        name = field.name.value
+        times = self._multiplier(field)
+        return _Cost(
+            fields=1 + inner.fields,
+            items=1 + times * inner.items,
+            calls=(name in self.limits.database_fields) + times * inner.calls,
+            hashing=(name in self.limits.hashing_fields) + inner.hashing,
+        )
 
-
-def single_field_rule(names: frozenset[str], what: str) -> type[ValidationRule]:
-    class SingleField(ValidationRule):
-        """Refuses a mutation that selects ``names`` more than once (30 aliased sign-ins
-        would be 30 password guesses, and 30 hashes, for the price of one request)."""
-
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            if node.operation != OperationType.MUTATION:
-                return
-            if self._count(node.selection_set, frozenset()) > 1:
-                self.report_error(GraphQLError(f"Only one {what} per request", node))
-
-        def _count(self, selection_set: SelectionSetNode | None, seen: frozenset[str]) -> int:
-            if selection_set is None:
-                return 0
-            count = 0
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    count += selection.name.value in names
-                elif isinstance(selection, InlineFragmentNode):
-                    count += self._count(selection.selection_set, seen)
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    fragment = self.context.get_fragment(name)
-                    if fragment is not None and name not in seen:
-                        count += self._count(fragment.selection_set, seen | {name})
-            return count
-
-    return SingleField
-
-
-__all__ = ["MAX_COST", "list_fields", "query_cost_rule", "single_field_rule"]
+    def _multiplier(self, field: FieldNode) -> int:
+        limits = self.limits.list_fields.get(field.name.value)
+        if limits is None:
+            return 1
+        for argument in field.arguments or ():
+            if argument.name.value == "first":
+                if isinstance(argument.value, IntValueNode):
+                    try:
+                        return max(0, min(int(argument.value.value), limits.maximum))
+                    except ValueError:
+                        return limits.maximum
+                return limits.maximum
+        return limits.default

@@ -1,0 +1,112 @@
+"""The inspection every GraphQL document passes before it runs (minitwit/schema/limits.py)."""
+
+import time
+
+import pytest
+
+from minitwit.schema import request_limits
+from minitwit.schema.limits import MAX_ITEMS, MAX_TOKENS, Inspector
+from minitwit.settings import Settings
+
+LOGIN = 'login(username: "a", password: "b") { username }'
+REGISTER = 'register(username: "a", email: "e", password: "p", password2: "p") { username }'
+
+
+@pytest.fixture
+def inspector() -> Inspector:
+    return Inspector(request_limits(Settings()))
+
+
+@pytest.mark.parametrize(
+    ("query", "operation_name", "hashes"),
+    [
+        (f"mutation {{ {LOGIN} }}", None, True),
+        (f"mutation R {{ {REGISTER} }}", "R", True),
+        (f"mutation {{ ...F }} fragment F on Mutation {{ {LOGIN} }}", None, True),
+        ('mutation { postMessage(text: "login") { id } }', None, False),
+        ("{ viewer { username } }", None, False),
+        ("query login { viewer { username } }", "login", False),
+        (f"query Q {{ viewer {{ username }} }} mutation M {{ {LOGIN} }}", "Q", False),
+        (f"query Q {{ viewer {{ username }} }} mutation M {{ {LOGIN} }}", "M", True),
+        ("mutation { login(", None, False),
+    ],
+)
+def test_operations_that_hash_a_password_wait_for_a_slot(
+    inspector: Inspector, query: str, operation_name: str | None, hashes: bool
+) -> None:
+    inspection = inspector.inspect(query, operation_name)
+    assert inspection.refusal is None
+    assert inspection.hashes is hashes
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        (
+            '{ user(username: "a") { followers(first: 1000) { following(first: 1000)'
+            " { username } } } }",
+            "items",
+        ),
+        # first: 0 lists return no items but each still costs an item and a database query
+        (
+            "{ publicTimeline(first: 100) { nodes { author { followers(first: 97) { "
+            + " ".join(f"m{i}: messages(first: 0) {{ nodes {{ id }} }}" for i in range(28))
+            + " } } } } }",
+            "items",
+        ),
+        (
+            "{ publicTimeline(first: 30) { nodes { author { "
+            + " ".join(f"m{i}: messages(first: 0) {{ nodes {{ id }} }}" for i in range(3))
+            + " } } } }",
+            "91 database queries",
+        ),
+        (
+            "{ publicTimeline(first: 30) { nodes { author { followers(first: 2)"
+            " { messages(first: 1) { nodes { id } } } } } } }",
+            "database queries",
+        ),
+        (f"mutation {{ a: {LOGIN} b: {LOGIN} }}", "Only one sign-in"),
+        (f"mutation {{ {LOGIN} {REGISTER} }}", "Only one sign-in"),
+        ("{ viewer { username } } { publicTimeline { nodes { id } } }", "several operations"),
+    ],
+)
+def test_documents_that_ask_too_much_are_refused(
+    inspector: Inspector, query: str, refusal: str
+) -> None:
+    result = inspector.inspect(query, None).refusal
+    assert result is not None
+    assert refusal in result
+
+
+def test_fragments_that_double_at_every_level_are_measured_in_linear_time(
+    inspector: Inspector,
+) -> None:
+    depth = 150
+    fragments = " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(depth)
+    )
+    query = f"{{ ...F0 }} {fragments} fragment F{depth} on Query {{ __typename }}"
+    started = time.perf_counter()
+    refusal = inspector.inspect(query, None).refusal
+    took = time.perf_counter() - started
+    assert refusal is not None
+    assert "fragments are expanded" in refusal
+    assert took < 1.0, "2**150 expanded fields must be counted without expanding them"
+
+
+def test_what_the_web_client_asks_fits(inspector: Inspector) -> None:
+    connection = (
+        "nodes { id text pubDate flagged author { username gravatarUrl(size: 48) } }"
+        " pageInfo { hasNextPage endCursor }"
+    )
+    for query in (
+        f"query {{ viewer {{ username isModerator }} homeTimeline {{ {connection} }} }}",
+        f"query ($after: String) {{ publicTimeline(after: $after) {{ {connection} }} }}",
+        f'query {{ user(username: "a") {{ username followedByViewer'
+        f" messages {{ {connection} }} }} }}",
+    ):
+        assert inspector.inspect(query, None).refusal is None
+
+
+def test_limits_are_what_the_readme_says() -> None:
+    assert (MAX_ITEMS, MAX_TOKENS) == (10_000, 2_000)
