@@ -44,15 +44,6 @@ def unfollow(session: Session, *, who: User, whom_name: str) -> User:
     return whom
 
 
-def is_following(session: Session, *, who_id: int, whom_id: int) -> bool:
-    row = session.connection().execute(
-        select(col(Follower.who_id)).where(
-            col(Follower.who_id) == who_id, col(Follower.whom_id) == whom_id
-        )
-    ).first()
-    return row is not None
-
-
 def following_ids(session: Session, *, who_id: int) -> set[int]:
     rows = session.connection().execute(
         select(col(Follower.whom_id)).where(col(Follower.who_id) == who_id)

@@ -25,12 +25,6 @@ def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in value)
 
 
-def require_storable(value: str, what: str) -> str:
-    if not is_storable(value):
-        raise Invalid(f"The {what} contains characters that cannot be stored")
-    return value
-
-
 def parse_id(raw: str | int, what: str = "id") -> int:
     """A positive database id, or Invalid."""
     try:

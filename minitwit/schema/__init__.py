@@ -130,6 +130,3 @@ class GraphQLApp(GraphQL[Context, None]):
         if not isinstance(request, Request):
             raise TypeError("MiniTwit serves GraphQL over HTTP only")
         return Context(request=request, db=self.db, settings=self.settings)
-
-    def __repr__(self) -> str:
-        return f"GraphQLApp(production={self.settings.production})"
