@@ -5,7 +5,7 @@ production mode on a loopback port, replays the scenario one request at a time w
 connection each and the simulator's 0.3 s timeout, and prints p50/p99/max latency (overall
 and per action kind) with the machine it ran on. The database is dropped afterwards.
 
-    .venv/bin/python bench/replay_latency.py [--limit N] [--scenario PATH] [--pg URL]
+    PYTHONPATH=. .venv/bin/python bench/replay_latency.py [--limit N] [--scenario PATH] [--pg URL]
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,13 +20,12 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
-import httpx
 import psycopg2
 from psycopg2 import sql
 
 from minitwit.rest_compat.replay import Replayer, percentile, read_scenario
+from tests.servers import REPO, ServerProcess
 
-REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MINITWIT_SHARED_DIR", REPO.parent / "shared"))
 
 
@@ -60,43 +57,6 @@ def admin(url: str, statement: sql.Composable) -> None:
         connection.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "MINITWIT_ENV": "production",
-        "SECRET_KEY": uuid.uuid4().hex,
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "minitwit", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the server did not become ready")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", type=Path, default=SHARED / "data/minitwit_scenario.csv")
@@ -114,10 +74,10 @@ def main() -> int:
     admin(args.pg, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     database_url = args.pg.rsplit("/", 1)[0] + "/" + name
     log = Path(tempfile.mkdtemp(prefix="minitwit-bench-")) / "server.log"
-    process = None
+    server = ServerProcess(database_url, log, SECRET_KEY=uuid.uuid4().hex, LOG_LEVEL="INFO")
     try:
         # ``minitwit serve`` migrates before serving (production default).
-        process, url = start_server(database_url, log)
+        url = server.start().url
         replayer = Replayer(url, timeout=args.timeout, out=sys.stdout, total=len(actions))
         by_kind: dict[str, list[float]] = defaultdict(list)
         started = time.perf_counter()
@@ -127,9 +87,7 @@ def main() -> int:
                 by_kind[action.kind].append(outcome.seconds)
         replayer.report.seconds = time.perf_counter() - started
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
+        server.stop()
         admin(
             args.pg, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )

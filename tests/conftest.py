@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -29,14 +28,13 @@ from minitwit import migrate
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.settings import Settings
+from tests.servers import REPO, TEST_SECRET, free_port
 
-REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MINITWIT_SHARED_DIR", REPO.parent / "shared"))
 PG_ADMIN_URL = os.environ.get(
     "MINITWIT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_PG = os.environ.get("MINITWIT_REQUIRE_PG") == "1"
-TEST_SECRET = "a-test-secret-that-is-not-the-development-key"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -164,12 +162,6 @@ def db(settings: Settings) -> Iterator[Database]:
     database = Database(settings)
     yield database
     database.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiveServer:

@@ -17,8 +17,9 @@ from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.resolvers import timelines
 from minitwit.settings import Settings
-from tests.conftest import TEST_SECRET, LiveServer, PostgresDatabases, free_port, shared_file
+from tests.conftest import LiveServer, PostgresDatabases, shared_file
 from tests.factories import make_message, make_user
+from tests.servers import TEST_SECRET, free_port
 
 SCENARIO_ROGER_PASSWORD = "]=)[X{Km{z"
 

@@ -19,8 +19,9 @@ from sqlalchemy import event
 
 from minitwit.app import create_app
 from minitwit.settings import Settings
-from tests.conftest import TEST_SECRET, GraphQLClient, LiveServer
+from tests.conftest import GraphQLClient, LiveServer
 from tests.factories import PASSWORD, make_message, make_user
+from tests.servers import TEST_SECRET
 
 REGISTER = """
 mutation ($u: String!, $e: String!, $p: String!, $p2: String!) {

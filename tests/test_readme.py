@@ -1,6 +1,6 @@
 import re
 
-from tests.conftest import REPO
+from tests.servers import REPO
 
 
 def test_ci_runs_the_readme_test_command_word_for_word() -> None:

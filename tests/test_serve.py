@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,42 +13,23 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.servers import ServerProcess
 
 REQUESTS = 200
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health/ready").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, "the server exited"
-        assert time.monotonic() < deadline, "the server did not come up"
-        time.sleep(0.2)
-
-
 def test_metrics_of_every_worker_process_add_up(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minitwit", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = ServerProcess(
+        f"sqlite:///{tmp_path}/db.sqlite3",
+        tmp_path / "server.log",
+        "--workers",
+        "2",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    ).start()
+    url = server.url
     try:
-        _wait_until_up(url, process)
 
         def hit(_: int) -> int:
             # a new connection each time, so the kernel spreads them over the workers
@@ -62,8 +40,7 @@ def test_metrics_of_every_worker_process_add_up(tmp_path: Path) -> None:
         assert statuses == [200] * REQUESTS
         exposition = httpx.get(url + "/metrics").text
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        server.stop()
     match = re.search(
         r'^minitwit_http_requests_total\{method="GET",route="/health/live",status="200"\} (\S+)$',
         exposition,
@@ -76,17 +53,11 @@ def test_metrics_of_every_worker_process_add_up(tmp_path: Path) -> None:
 
 
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     database = tmp_path / "db.sqlite3"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minitwit", "serve", "--port", str(port)],
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = ServerProcess(f"sqlite:///{database}", tmp_path / "server.log").start()
+    url, process = server.url, server.process
+    assert process is not None
     try:
-        _wait_until_up(url, process)
         lock = sqlite3.connect(database, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")  # the register below must wait for this write lock
         register = (
@@ -109,8 +80,6 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
         assert response.json() == {"data": {"register": {"username": "late"}}}
         process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        server.stop()
     with pytest.raises(httpx.TransportError):
         httpx.get(url + "/health/live", timeout=2)

@@ -6,12 +6,8 @@ The tests skip when /usr/bin/chromium is missing, unless MINITWIT_REQUIRE_BROWSE
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.servers import REPO, ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,11 +28,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-REPO = Path(__file__).resolve().parents[2]
 WEB_DIR = REPO / "web"
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
-READY_TIMEOUT_S = 60.0
 
 
 def _browser_missing() -> str | None:
@@ -51,13 +47,6 @@ def _skip_or_fail(reason: str) -> None:
     if os.environ.get("MINITWIT_REQUIRE_BROWSER") == "1":
         pytest.fail(f"MINITWIT_REQUIRE_BROWSER=1 but {reason}")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def unique_name(prefix: str) -> str:
@@ -84,54 +73,22 @@ class Server:
         )
 
 
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"minitwit serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/health/ready", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"minitwit serve was not ready within {READY_TIMEOUT_S}s:\n{log.read_text()}")
-
-
 # Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main
 # thread while it lives, which breaks any later test that starts an event loop of its own.
 @pytest.fixture(scope="package")
 def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real server process on a fresh SQLite database, shared by the browser tests."""
     workdir = tmp_path_factory.mktemp("browser-server")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
-        "MINITWIT_ENV": "development",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "minitwit", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    server = ServerProcess(
+        f"sqlite:///{workdir / 'db.sqlite3'}",
+        workdir / "server.log",
+        MINITWIT_ENV="development",
+        LOG_LEVEL="INFO",
+    ).start()
     try:
-        _wait_ready(base_url, process, log)
-        yield Server(base_url=base_url, env=env)
+        yield Server(base_url=server.url, env=server.env)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        server.stop()
 
 
 @pytest.fixture(scope="package")

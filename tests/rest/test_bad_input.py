@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH
-from tests.rest.conftest import ServerProcess
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.postgres
 

@@ -9,7 +9,8 @@ import pytest
 from jsonschema import Draft7Validator
 
 from minitwit.rest_compat import openapi
-from tests.rest.conftest import SIM_HEADERS, ServerProcess
+from tests.rest.conftest import SIM_HEADERS
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.postgres
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.rest.conftest import SIM_HEADERS, ServerProcess
+from tests.rest.conftest import SIM_HEADERS
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.postgres
 

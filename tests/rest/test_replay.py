@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from minitwit.rest_compat.replay import Action, percentile, plan, read_scenario
-from tests.conftest import REPO, free_port
-from tests.rest.conftest import ServerProcess
+from tests.servers import REPO, ServerProcess, free_port
 
 ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,http://127\.0\.0\.1:\d+,(\d+),(.+)$")
 

@@ -16,7 +16,8 @@ import pytest
 
 from minitwit.rest_compat.replay import read_scenario, replay
 from tests.conftest import shared_file
-from tests.rest.conftest import SIM_HEADERS, ServerProcess
+from tests.rest.conftest import SIM_HEADERS
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.scenario]
 

@@ -17,7 +17,8 @@ from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.rest_compat import replay
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
-from tests.conftest import TEST_SECRET, LiveServer
+from tests.conftest import LiveServer
+from tests.servers import TEST_SECRET
 
 AUTH = {"Authorization": DEFAULT_SIMULATOR_AUTH}
 
