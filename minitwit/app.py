@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -18,7 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minitwit import migrate, passwords, rest_compat
 from minitwit.db import Database
-from minitwit.observability import Metrics, RequestMiddleware, configure_logging
+from minitwit.observability import (
+    Metrics,
+    RequestMiddleware,
+    configure_logging,
+    send_json_error,
+)
 from minitwit.resolvers import accounts
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
@@ -138,9 +142,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and (
-                not value.isdigit() or int(value) > self.max_bytes
-            ):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
                 await self._refuse(scope, send)
                 return
         received = 0
@@ -170,19 +172,5 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         if self.on_refused is not None:
             await self.on_refused(scope)
-        body = json.dumps(
-            {"error_msg": f"The request body is larger than {self.max_bytes} bytes", "status": 413},
-            separators=(",", ":"),
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"The request body is larger than {self.max_bytes} bytes"
+        await send_json_error(send, 413, message, close=True)

@@ -200,7 +200,7 @@ class RequestMiddleware:
                     # Starlette nor uvicorn logs it a second time.
                     logger.exception("unhandled error")
                     if not responded:
-                        await _internal_error(send_with_id)
+                        await send_json_error(send_with_id, 500, "Internal Server Error")
                 finally:
                     elapsed = time.perf_counter() - began
                     route = route_template(scope)
@@ -221,18 +221,17 @@ class RequestMiddleware:
             self.metrics.in_flight.dec()
 
 
-async def _internal_error(send: Send) -> None:
-    body = b'{"error_msg":"Internal Server Error","status":500}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+async def send_json_error(send: Send, status: int, message: str, *, close: bool = False) -> None:
+    """Answer ``{"error_msg": message, "status": status}`` (the REST layer's error shape) from
+    ASGI middleware, where no Starlette response exists yet."""
+    body = json.dumps({"error_msg": message, "status": status}, separators=(",", ":")).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -244,4 +243,4 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-__all__ = ["Metrics", "RequestMiddleware", "configure_logging", "route_template"]
+__all__ = ["Metrics", "RequestMiddleware", "configure_logging", "route_template", "send_json_error"]
