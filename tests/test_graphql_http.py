@@ -289,14 +289,13 @@ def test_a_request_stuck_on_the_database_does_not_stall_the_others(
         worker.start()
         time.sleep(0.3)  # give the follow time to reach the lock and wait there
         assert worker.is_alive(), "the follow should be waiting for the lock"
-        started = time.monotonic()
+        # Were the loop blocked, these would wait for the lock and time out.
         with httpx.Client(base_url=server.url, timeout=5) as other:
             for _ in range(5):
                 response = other.post("/graphql", json={"query": TIMELINE})
                 assert response.status_code == 200
                 assert "errors" not in response.json()
                 assert other.get("/health/live").status_code == 200
-        assert time.monotonic() - started < 2.5
         assert worker.is_alive(), "the follow must still be waiting while the others finished"
     finally:
         release()
