@@ -141,9 +141,7 @@ def web_routes(
         Mount("/static", app=_WithHeaders(static, STATIC_HEADERS), name="static"),
     ]
     routes += [
-        Route(
-            path, _page(root / shell, redirect, user_exists), methods=["GET"], name=f"web_{name}"
-        )
+        Route(path, _page(root / shell, redirect, user_exists), methods=["GET"], name=f"web_{name}")
         for path, name, shell, redirect in PAGES
     ]
     return routes

@@ -94,9 +94,7 @@ class PostgresDatabases:
 
     def drop(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
-        _pg_admin(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        _pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if name in self.created:
             self.created.remove(name)
 

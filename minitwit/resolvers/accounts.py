@@ -92,9 +92,7 @@ def sign_in(transactions: Transactions, *, username: str, password: str) -> User
     if user is None:
         passwords.burn_verification_time(password[:PASSWORD_MAX_LENGTH])
         raise Invalid("Invalid username")
-    if len(password) > PASSWORD_MAX_LENGTH or not passwords.verify_password(
-        user.pw_hash, password
-    ):
+    if len(password) > PASSWORD_MAX_LENGTH or not passwords.verify_password(user.pw_hash, password):
         raise Invalid("Invalid password")
     if passwords.needs_rehash(user.pw_hash):
         new_hash = passwords.hash_password(password)

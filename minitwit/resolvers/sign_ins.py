@@ -43,4 +43,3 @@ def user_for(session: Session, token: str) -> User | None:
 
 def end(session: Session, token: str) -> None:
     session.connection().execute(delete(SignIn).where(col(SignIn.token_hash) == _digest(token)))
-

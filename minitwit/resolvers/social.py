@@ -37,9 +37,7 @@ def unfollow(session: Session, *, who: User, whom_name: str) -> User:
     """``who`` no longer follows ``whom_name``; unfollowing a stranger changes nothing."""
     whom = require_user(session, whom_name)
     session.connection().execute(
-        delete(Follower).where(
-            col(Follower.who_id) == who.id, col(Follower.whom_id) == whom.id
-        )
+        delete(Follower).where(col(Follower.who_id) == who.id, col(Follower.whom_id) == whom.id)
     )
     return whom
 

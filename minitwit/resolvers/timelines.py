@@ -97,16 +97,12 @@ def public_timeline(session: Session, *, limit: int, after: str | None = None) -
     return _timeline(session, not_(col(Message.flagged)), limit=limit, after=after)
 
 
-def user_timeline(
-    session: Session, *, user_id: int, limit: int, after: str | None = None
-) -> Page:
+def user_timeline(session: Session, *, user_id: int, limit: int, after: str | None = None) -> Page:
     where = and_(col(Message.author_id) == user_id, not_(col(Message.flagged)))
     return _timeline(session, where, limit=limit, after=after)
 
 
-def home_timeline(
-    session: Session, *, user_id: int, limit: int, after: str | None = None
-) -> Page:
+def home_timeline(session: Session, *, user_id: int, limit: int, after: str | None = None) -> Page:
     """The user's own messages and those of everyone they follow."""
     followed = select(col(Follower.whom_id)).where(col(Follower.who_id) == user_id)
     where = and_(

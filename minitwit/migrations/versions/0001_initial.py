@@ -60,9 +60,7 @@ def upgrade() -> None:
         sa.Column("flagged_at", sa.BigInteger(), nullable=True),
     )
     op.create_index("ix_messages_pub_date_id", "messages", ["pub_date", "id"])
-    op.create_index(
-        "ix_messages_author_pub_date_id", "messages", ["author_id", "pub_date", "id"]
-    )
+    op.create_index("ix_messages_author_pub_date_id", "messages", ["author_id", "pub_date", "id"])
     op.create_index(
         "ix_messages_flagged",
         "messages",
