@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=MAX_BODY_BYTES,
+                timeout=settings.body_timeout,
                 on_refused=simulator.store_latest_of_refused,
             ),
             Middleware(
@@ -121,20 +122,29 @@ class BodyTooLarge(Exception):
     pass
 
 
-class BodyLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413 and the REST layer's JSON error shape.
+class BodyTooSlow(Exception):
+    pass
 
-    ``on_refused(scope)`` runs before the refusal is sent, for what must happen even then.
+
+class BodyLimitMiddleware:
+    """Bound request bodies: over ``max_bytes`` is a 413, and a body still incomplete
+    ``timeout`` seconds after the application began to read it is a 408, both in the REST
+    layer's JSON error shape. Without the deadline a client that declares a body and never
+    sends it would hold its connection forever.
+
+    ``on_refused(scope)`` runs before either refusal is sent, for what must happen even then.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         max_bytes: int,
+        timeout: float,
         on_refused: Callable[[Scope], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
         self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,18 +153,28 @@ class BodyLimitMiddleware:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await self._refuse(scope, send)
+                await self._refuse(scope, send, 413)
                 return
         received = 0
+        complete = False
+        deadline: float | None = None
         started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete, deadline
+            if complete:  # after the body, receive only waits for the disconnect
+                return await receive()
+            if deadline is None:
+                deadline = anyio.current_time() + self.timeout
+            with anyio.move_on_after(deadline - anyio.current_time()) as waiting:
+                message = await receive()
+            if waiting.cancelled_caught:
+                raise BodyTooSlow
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLarge
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -167,10 +187,17 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, 413)
+        except BodyTooSlow:
+            if started:
+                raise
+            await self._refuse(scope, send, 408)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, status: int) -> None:
         if self.on_refused is not None:
             await self.on_refused(scope)
-        message = f"The request body is larger than {self.max_bytes} bytes"
-        await send_json_error(send, 413, message, close=True)
+        if status == 413:
+            message = f"The request body is larger than {self.max_bytes} bytes"
+        else:
+            message = f"The request body did not arrive within {self.timeout:g} seconds"
+        await send_json_error(send, status, message, close=True)

@@ -42,6 +42,7 @@ class Settings:
     max_message_length: int = 1000
     db_pool_size: int = 10
     hash_concurrency: int = 2
+    body_timeout: float = 30.0
     session_max_age: int = 14 * 24 * 3600
     web_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "web")
     log_level: str = "INFO"
@@ -63,6 +64,8 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.db_pool_size < 1 or self.hash_concurrency < 1:
             raise SettingsError("DB_POOL_SIZE and MINITWIT_HASH_CONCURRENCY must be positive")
+        if not 0 < self.body_timeout < float("inf"):
+            raise SettingsError("MINITWIT_BODY_TIMEOUT must be a positive number of seconds")
 
     @property
     def production(self) -> bool:
@@ -92,6 +95,14 @@ class Settings:
                 except ValueError:
                     raise SettingsError(f"{var} must be an integer, not {raw!r}") from None
 
+        def number(var: str, key: str) -> None:
+            raw = env.get(var)
+            if raw:
+                try:
+                    values[key] = float(raw)
+                except ValueError:
+                    raise SettingsError(f"{var} must be a number, not {raw!r}") from None
+
         def flag(var: str, key: str) -> None:
             raw = env.get(var)
             if raw:
@@ -107,6 +118,7 @@ class Settings:
         integer("MINITWIT_MAX_MESSAGE_LENGTH", "max_message_length")
         integer("DB_POOL_SIZE", "db_pool_size")
         integer("MINITWIT_HASH_CONCURRENCY", "hash_concurrency")
+        number("MINITWIT_BODY_TIMEOUT", "body_timeout")
         flag("MINITWIT_LOG_JSON", "log_json")
         flag("MINITWIT_MIGRATE_ON_START", "migrate_on_start")
         if env.get("MINITWIT_WEB_DIR"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -514,6 +515,68 @@ def test_a_client_that_leaves_mid_body_is_a_499_not_a_server_error(server: LiveS
             assert time.monotonic() < deadline, metrics
             time.sleep(0.05)
     assert 'route="/register",status="500"' not in metrics
+
+
+@pytest.fixture
+def impatient_server(settings: Settings) -> Iterator[LiveServer]:
+    with LiveServer(create_app(settings.with_(body_timeout=1.5))) as live:
+        yield live
+
+
+def _raw_exchange(port: int, head: bytes, pieces: list[bytes], pause: float) -> tuple[int, Any]:
+    """Send ``head`` then each piece ``pause`` seconds apart, keep the socket open, and read
+    the answer until the server closes the connection (a 408, or ``Connection: close``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(head)
+        for piece in pieces:
+            time.sleep(pause)
+            sock.sendall(piece)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    header, _, body = answer.partition(b"\r\n\r\n")
+    return int(header.split()[1]), json.loads(body)
+
+
+def test_a_body_that_never_arrives_is_a_408_not_a_hang(impatient_server: LiveServer) -> None:
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n"
+    )
+    status, body = _raw_exchange(impatient_server.port, head, [b'{"query":'], 0)
+    assert (status, body) == (
+        408,
+        {"error_msg": "The request body did not arrive within 1.5 seconds", "status": 408},
+    )
+    with impatient_server.client() as client:
+        assert 'route="/graphql",status="408"' in client.get("/metrics").text
+
+
+def test_a_refused_slow_body_still_stores_latest(impatient_server: LiveServer) -> None:
+    make_user(impatient_server.db, "ann")
+    auth = impatient_server.db.settings.simulator_auth.encode()
+    head = (
+        b"POST /msgs/ann?latest=41 HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: " + auth + b"\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 40\r\n\r\n"
+    )
+    status, _ = _raw_exchange(impatient_server.port, head, [b'{"content":'], 0)
+    assert status == 408
+    with impatient_server.client() as client:
+        assert client.get("/latest").json() == {"latest": 41}
+
+
+def test_a_body_sent_slowly_but_within_the_deadline_is_served(
+    impatient_server: LiveServer,
+) -> None:
+    query = b'{"query": "{ viewer { username } }"}'
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(query)).encode() + b"\r\nConnection: close\r\n\r\n"
+    )
+    pieces = [query[:10], query[10:20], query[20:]]
+    status, body = _raw_exchange(impatient_server.port, head, pieces, 0.2)
+    assert (status, body) == (200, {"data": {"viewer": None}})
 
 
 def test_signing_in_clears_away_every_expired_sign_in(server: LiveServer) -> None:

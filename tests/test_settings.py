@@ -52,8 +52,17 @@ def test_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
         {"DB_POOL_SIZE": "0"},
         {"MINITWIT_REST_PREFIX": "api"},
         {"MINITWIT_MAX_NO": "-5"},
+        {"MINITWIT_BODY_TIMEOUT": "soon"},
+        {"MINITWIT_BODY_TIMEOUT": "0"},
+        {"MINITWIT_BODY_TIMEOUT": "nan"},
+        {"MINITWIT_BODY_TIMEOUT": "inf"},
     ],
 )
 def test_nonsense_configuration_is_refused_with_a_clear_error(environ: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         Settings.from_env(environ)
+
+
+def test_the_body_timeout_takes_fractions_of_a_second() -> None:
+    assert Settings.from_env({"MINITWIT_BODY_TIMEOUT": "2.5"}).body_timeout == 2.5
+    assert Settings.from_env({}).body_timeout == 30.0

@@ -115,9 +115,7 @@ def _message_list(items: Sequence[MessageView]) -> bytes:
 class SimulatorApi:
     """The endpoints, bound to one database and one set of settings."""
 
-    def __init__(
-        self, db: Database, settings: Settings, hashing: anyio.CapacityLimiter
-    ) -> None:
+    def __init__(self, db: Database, settings: Settings, hashing: anyio.CapacityLimiter) -> None:
         self.db = db
         self.settings = settings
         self.hashing = hashing
@@ -166,9 +164,7 @@ class SimulatorApi:
             received, self.db.run_in_session(work, write=write or received is not None)
         )
 
-    async def _act_in_steps(
-        self, received: int | None, func: Callable[..., T], **kwargs: Any
-    ) -> T:
+    async def _act_in_steps(self, received: int | None, func: Callable[..., T], **kwargs: Any) -> T:
         """``func(transactions, **kwargs)``, each write transaction storing ``latest`` too."""
         transactions = _LatestOnCommit(self.db, received)
         return await self._storing_latest_on_failure(

@@ -99,6 +99,7 @@ def document(prefix: str = "", *, default_no: int = 100) -> dict[str, Any]:
                         "204": NO_CONTENT,
                         "400": _error("BadRequest"),
                         "405": _error("MethodNotAllowed"),
+                        "408": _error("TooSlow"),
                         "413": _error("TooLarge"),
                     },
                 }
@@ -147,6 +148,7 @@ def document(prefix: str = "", *, default_no: int = 100) -> dict[str, Any]:
                         "400": _error("BadRequest"),
                         "403": _error("Unauthorized"),
                         "404": _error("NotFound"),
+                        "408": _error("TooSlow"),
                         "413": _error("TooLarge"),
                     },
                 },
@@ -181,6 +183,7 @@ def document(prefix: str = "", *, default_no: int = 100) -> dict[str, Any]:
                         "400": _error("BadRequest"),
                         "403": _error("Unauthorized"),
                         "404": _error("NotFound"),
+                        "408": _error("TooSlow"),
                         "413": _error("TooLarge"),
                     },
                 },
@@ -219,6 +222,9 @@ def document(prefix: str = "", *, default_no: int = 100) -> dict[str, Any]:
                 "NotFound": _json(_ref("Error"), "The user named in the path or body is unknown."),
                 "MethodNotAllowed": _json(_ref("Error"), "The method is not supported here."),
                 "TooLarge": _json(_ref("Error"), "The body is larger than 64 KiB."),
+                "TooSlow": _json(
+                    _ref("Error"), "The body did not arrive within MINITWIT_BODY_TIMEOUT seconds."
+                ),
             },
         },
     }
