@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minitwit import migrate, passwords, rest_compat
-from minitwit.db import Database
+from minitwit.db import UNAVAILABLE, Database, is_unavailable
 from minitwit.observability import (
     Metrics,
     RequestMiddleware,
@@ -79,7 +79,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(RequestMiddleware, metrics=metrics, pool_usage=db.checked_out),
+            Middleware(
+                RequestMiddleware,
+                metrics=metrics,
+                pool_usage=db.checked_out,
+                unavailable=lambda error: UNAVAILABLE if is_unavailable(error) else None,
+            ),
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=MAX_BODY_BYTES,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
@@ -25,6 +26,24 @@ T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "minitwit_write"
+UNAVAILABLE = "The database is unavailable; try again shortly"
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` is the database being out of reach or giving up on the transaction
+    (down, restarting, connection cut, deadlocked, locked, no pooled connection in time):
+    a condition worth retrying, not a bug. Anything else stays an internal error.
+    """
+    if isinstance(error, sa_exc.TimeoutError):
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if isinstance(error.orig, sqlite3.OperationalError):
+        # sqlite3 says OperationalError for missing tables and bad SQL too: only a lock counts
+        return "locked" in str(error.orig) or "busy" in str(error.orig)
+    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
 
 
 def make_engine(settings: Settings) -> Engine:

@@ -36,6 +36,7 @@ from strawberry.extensions import SchemaExtension
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0)
 REQUEST_ID_HEADER = "x-request-id"
+RETRY_AFTER_SECONDS = 1
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -163,11 +164,18 @@ class RequestMiddleware:
     """Request id, one access-log line and the HTTP metrics for every request."""
 
     def __init__(
-        self, app: ASGIApp, metrics: Metrics, pool_usage: Callable[[], int] | None = None
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        pool_usage: Callable[[], int] | None = None,
+        unavailable: Callable[[BaseException], str | None] | None = None,
     ) -> None:
+        """``unavailable(error)`` returns the text of a 503 for errors that mean a dependency
+        is out of reach for now (the database restarting), or None for a 500."""
         self.app = app
         self.metrics = metrics
         self.pool_usage = pool_usage
+        self.unavailable = unavailable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -195,12 +203,21 @@ class RequestMiddleware:
                     await self.app(scope, receive, send_with_id)
                 except ClientDisconnect:
                     status = CLIENT_CLOSED_REQUEST
-                except Exception:
+                except Exception as error:
                     # Logged here, once, with the request id; answered here, so neither
                     # Starlette nor uvicorn logs it a second time.
-                    logger.exception("unhandled error")
+                    reason = self.unavailable(error) if self.unavailable else None
+                    if reason is None:
+                        logger.exception("unhandled error")
+                    else:
+                        logger.opt(exception=error).warning("unavailable: {reason}", reason=reason)
                     if not responded:
-                        await send_json_error(send_with_id, 500, "Internal Server Error")
+                        await send_json_error(
+                            send_with_id,
+                            500 if reason is None else 503,
+                            reason or "Internal Server Error",
+                            retry_after=None if reason is None else RETRY_AFTER_SECONDS,
+                        )
                 finally:
                     elapsed = time.perf_counter() - began
                     route = route_template(scope)
@@ -221,7 +238,9 @@ class RequestMiddleware:
             self.metrics.in_flight.dec()
 
 
-async def send_json_error(send: Send, status: int, message: str, *, close: bool = False) -> None:
+async def send_json_error(
+    send: Send, status: int, message: str, *, close: bool = False, retry_after: int | None = None
+) -> None:
     """Answer ``{"error_msg": message, "status": status}`` (the REST layer's error shape) from
     ASGI middleware, where no Starlette response exists yet."""
     body = json.dumps({"error_msg": message, "status": status}, separators=(",", ":")).encode()
@@ -231,6 +250,8 @@ async def send_json_error(send: Send, status: int, message: str, *, close: bool 
     ]
     if close:
         headers.append((b"connection", b"close"))
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

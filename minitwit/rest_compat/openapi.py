@@ -66,7 +66,7 @@ def document(prefix: str = "", *, default_no: int = 100) -> dict[str, Any]:
     no = _no_parameter(f"Default {default_no}.")
     authed: list[dict[str, list[str]]] = [{"simulator": []}]
     common = [LATEST_PARAMETER]
-    return {
+    spec: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "MiniTwit simulator API",
@@ -225,9 +225,23 @@ def document(prefix: str = "", *, default_no: int = 100) -> dict[str, Any]:
                 "TooSlow": _json(
                     _ref("Error"), "The body did not arrive within MINITWIT_BODY_TIMEOUT seconds."
                 ),
+                "Unavailable": _json(
+                    _ref("Error"),
+                    "The database is out of reach for now (restarting); retry after the "
+                    "`Retry-After` header's seconds.",
+                ),
             },
         },
     }
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                reaches_database = path != f"{prefix}/openapi.json" and any(
+                    status < "400" for status in operation["responses"]
+                )
+                if reaches_database:
+                    operation["responses"]["503"] = _error("Unavailable")
+    return spec
 
 
 SCHEMAS: dict[str, Any] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from graphql import GraphQLError
 from loguru import logger
 
+from minitwit.db import UNAVAILABLE, is_unavailable
 from minitwit.resolvers.errors import Conflict as ConflictError
 from minitwit.resolvers.errors import (
     DomainError,
@@ -33,7 +34,8 @@ def code_for(error: DomainError) -> str:
 
 def present(error: GraphQLError) -> None:
     """Make ``error`` fit for the client, in place: a domain error keeps its text and gets its
-    code; a mistake in the request gets BAD_REQUEST; anything else is logged with its
+    code; a mistake in the request gets BAD_REQUEST; the database out of reach (restarting,
+    locked) gets SERVICE_UNAVAILABLE, worth a retry; anything else is logged with its
     traceback and masked.
 
     Strawberry hands every error to ``Schema.process_errors`` (parse, validation and execution
@@ -47,6 +49,12 @@ def present(error: GraphQLError) -> None:
     elif error.path is None and isinstance(original, ValueError | OverflowError | RecursionError):
         # Raised while reading the document itself (a 5,000-digit Int literal): bad input.
         _set(error, f"Invalid input: {original}", "BAD_REQUEST")
+    elif is_unavailable(original):
+        logger.opt(exception=original).warning(
+            "database unavailable in GraphQL resolver at {path}", path=error.path
+        )
+        _set(error, UNAVAILABLE, "SERVICE_UNAVAILABLE")
+        error.original_error = None
     else:
         logger.opt(exception=original).error(
             "unexpected error in GraphQL resolver at {path}", path=error.path
