@@ -200,7 +200,13 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, scope: Scope, send: Send, status: int) -> None:
         if self.on_refused is not None:
-            await self.on_refused(scope)
+            try:
+                await self.on_refused(scope)
+            except Exception as error:  # the refusal goes out, and the connection closes, anyway
+                if is_unavailable(error):
+                    logger.warning("could not record a refused request: database unavailable")
+                else:
+                    logger.exception("could not record a refused request")
         if status == 413:
             message = f"The request body is larger than {self.max_bytes} bytes"
         else:

@@ -27,6 +27,8 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "minitwit_write"
 UNAVAILABLE = "The database is unavailable; try again shortly"
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes; extended ones keep them in the low byte
+PG_PROGRAM_LIMIT_EXCEEDED = "54"  # SQLSTATE class: statement too complex, too many columns, ...
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -40,10 +42,19 @@ def is_unavailable(error: BaseException) -> bool:
         return False
     if error.connection_invalidated:
         return True
-    if isinstance(error.orig, sqlite3.OperationalError):
+    if isinstance(error.orig, sqlite3.Error):
         # sqlite3 says OperationalError for missing tables and bad SQL too: only a lock counts
-        return "locked" in str(error.orig) or "busy" in str(error.orig)
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        return isinstance(code, int) and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+    if str(getattr(error.orig, "pgcode", None) or "").startswith(PG_PROGRAM_LIMIT_EXCEEDED):
+        return False  # an OperationalError too, but retrying it cannot help
     return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+def first_line(error: BaseException) -> str:
+    """``error`` in one line, for a warning that needs no traceback."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def make_engine(settings: Settings) -> Engine:

@@ -33,6 +33,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+from minitwit.db import first_line
+
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0)
 REQUEST_ID_HEADER = "x-request-id"
@@ -210,7 +212,7 @@ class RequestMiddleware:
                     if reason is None:
                         logger.exception("unhandled error")
                     else:
-                        logger.opt(exception=error).warning("unavailable: {reason}", reason=reason)
+                        logger.warning("{reason}: {error}", reason=reason, error=first_line(error))
                     if not responded:
                         await send_json_error(
                             send_with_id,

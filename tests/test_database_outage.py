@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
 import sqlite3
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
+from loguru import logger
 
 from minitwit.app import create_app
 from minitwit.db import UNAVAILABLE
@@ -28,19 +34,29 @@ def nowhere() -> Iterator[LiveServer]:
         database_url=f"postgresql://minitwit@127.0.0.1:{free_port()}/minitwit",
         secret_key=TEST_SECRET,
         migrate_on_start=False,
+        body_timeout=1.0,
     )
     with LiveServer(create_app(settings)) as live:
         yield live
 
 
+@pytest.fixture
+def log_levels() -> Iterator[list[str]]:
+    """The level of every log record written meanwhile."""
+    levels: list[str] = []
+    sink = logger.add(lambda message: levels.append(message.record["level"].name))
+    yield levels
+    logger.remove(sink)
+
+
 def test_rest_answers_503_with_retry_after_when_the_database_is_out_of_reach(
-    nowhere: LiveServer,
+    nowhere: LiveServer, log_levels: list[str]
 ) -> None:
     auth = {"Authorization": nowhere.app.state.settings.simulator_auth}
     with nowhere.client() as http:
         for response in (
             http.get("/msgs", headers=auth),
-            http.post("/msgs/ann", json={"content": "hello"}, headers=auth),
+            http.post("/msgs/ann?latest=5", json={"content": "hello"}, headers=auth),
             http.post("/register", json={"username": "ann", "email": "a@b.c", "pwd": "p"}),
             http.get("/latest"),
         ):
@@ -52,6 +68,27 @@ def test_rest_answers_503_with_retry_after_when_the_database_is_out_of_reach(
         metrics = http.get("/metrics").text
     assert 'route="/msgs",status="503"' in metrics
     assert 'status="500"' not in metrics
+    # An outage is a warning per request, not an error with a traceback (storing latest too).
+    assert "WARNING" in log_levels
+    assert not {"ERROR", "CRITICAL"} & set(log_levels)
+
+
+def test_a_stalled_body_is_still_a_408_that_closes_when_latest_cannot_be_stored(
+    nowhere: LiveServer,
+) -> None:
+    auth = nowhere.app.state.settings.simulator_auth.encode()
+    with socket.create_connection(("127.0.0.1", nowhere.port), timeout=4) as sock:
+        sock.sendall(
+            b"POST /msgs/ann?latest=5 HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth + b"\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"content":'
+        )
+        answer = b""
+        while chunk := sock.recv(65536):  # the server closes at once; else this times out
+            answer += chunk
+    header, _, body = answer.partition(b"\r\n\r\n")
+    assert header.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nconnection: close" in header.lower()
+    assert json.loads(body)["status"] == 408
 
 
 def test_graphql_says_service_unavailable_when_the_database_is_out_of_reach(
@@ -111,18 +148,68 @@ def test_connections_cut_by_the_server_are_replaced_without_an_error(
         postgres.drop(url)
 
 
-def _terminate_connections_to(database: str) -> int:
+@pytest.mark.postgres
+def test_a_connection_cut_mid_request_fails_only_the_field_that_was_using_it(
+    postgres: PostgresDatabases,
+) -> None:
+    """A restart during a request: the field whose query was cut says SERVICE_UNAVAILABLE, and
+    the fields after it run on a fresh connection instead of a transaction that can only fail."""
+    url = postgres.fresh()
+    database = url.rsplit("/", 1)[1]
+    query = '{ a: user(username: "ann") { username } b: user(username: "ann") { username } }'
+    try:
+        settings = Settings(database_url=url, secret_key=TEST_SECRET, migrate_on_start=False)
+        with LiveServer(create_app(settings)) as live, live.client() as client:
+            make_user(live.app.state.db, "ann")
+            client.data(query)
+            holder = psycopg2.connect(url)
+            try:
+                with holder.cursor() as cursor:
+                    cursor.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    pending = pool.submit(client.gql, query)
+                    waiting = _backends_waiting_for_a_lock(database)
+                    assert len(waiting) == 1, "field a should be waiting for the lock"
+                    _admin(f"SELECT pg_terminate_backend({waiting[0]})")
+                    holder.rollback()
+                    body = pending.result(timeout=30)
+            finally:
+                holder.close()
+        assert body["data"] == {"a": None, "b": {"username": "ann"}}
+        assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+            (["a"], "SERVICE_UNAVAILABLE")
+        ]
+    finally:
+        postgres.drop(url)
+
+
+def _backends_waiting_for_a_lock(database: str) -> list[int]:
+    deadline = time.monotonic() + 10
+    while True:
+        rows = _admin(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+            database,
+        )
+        if rows or time.monotonic() > deadline:
+            return [int(row[0]) for row in rows]
+        time.sleep(0.05)
+
+
+def _admin(statement: str, *params: object) -> list[tuple[Any, ...]]:
     connection = psycopg2.connect(PG_ADMIN_URL)
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid()",
-                (database,),
-            )
-            row = cursor.fetchone()
+            cursor.execute(statement, params or None)
+            return list(cursor.fetchall()) if cursor.description else []
     finally:
         connection.close()
-    assert row is not None
-    return int(row[0])
+
+
+def _terminate_connections_to(database: str) -> int:
+    rows = _admin(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        database,
+    )
+    return int(rows[0][0])

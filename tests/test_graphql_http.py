@@ -523,10 +523,14 @@ def impatient_server(settings: Settings) -> Iterator[LiveServer]:
         yield live
 
 
-def _raw_exchange(port: int, head: bytes, pieces: list[bytes], pause: float) -> tuple[int, Any]:
+def _raw_exchange(
+    port: int, head: bytes, pieces: list[bytes], pause: float
+) -> tuple[int, bytes, Any]:
     """Send ``head`` then each piece ``pause`` seconds apart, keep the socket open, and read
-    the answer until the server closes the connection (a 408, or ``Connection: close``)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+    the answer until the server closes the connection, which it must do at once after a 408
+    (or a ``Connection: close`` request), well before uvicorn's 5 s keep-alive timeout.
+    Returns the status, the lower-cased header block and the JSON body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=4) as sock:
         sock.sendall(head)
         for piece in pieces:
             time.sleep(pause)
@@ -535,7 +539,7 @@ def _raw_exchange(port: int, head: bytes, pieces: list[bytes], pause: float) -> 
         while chunk := sock.recv(65536):
             answer += chunk
     header, _, body = answer.partition(b"\r\n\r\n")
-    return int(header.split()[1]), json.loads(body)
+    return int(header.split()[1]), header.lower(), json.loads(body)
 
 
 def test_a_body_that_never_arrives_is_a_408_not_a_hang(impatient_server: LiveServer) -> None:
@@ -543,7 +547,8 @@ def test_a_body_that_never_arrives_is_a_408_not_a_hang(impatient_server: LiveSer
         b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100\r\n\r\n"
     )
-    status, body = _raw_exchange(impatient_server.port, head, [b'{"query":'], 0)
+    status, header, body = _raw_exchange(impatient_server.port, head, [b'{"query":'], 0)
+    assert b"\r\nconnection: close" in header
     assert (status, body) == (
         408,
         {"error_msg": "The request body did not arrive within 1.5 seconds", "status": 408},
@@ -560,8 +565,9 @@ def test_a_refused_slow_body_still_stores_latest(impatient_server: LiveServer) -
         b"Authorization: " + auth + b"\r\nContent-Type: application/json\r\n"
         b"Content-Length: 40\r\n\r\n"
     )
-    status, _ = _raw_exchange(impatient_server.port, head, [b'{"content":'], 0)
+    status, header, _ = _raw_exchange(impatient_server.port, head, [b'{"content":'], 0)
     assert status == 408
+    assert b"\r\nconnection: close" in header
     with impatient_server.client() as client:
         assert client.get("/latest").json() == {"latest": 41}
 
@@ -575,7 +581,7 @@ def test_a_body_sent_slowly_but_within_the_deadline_is_served(
         b"Content-Length: " + str(len(query)).encode() + b"\r\nConnection: close\r\n\r\n"
     )
     pieces = [query[:10], query[10:20], query[20:]]
-    status, body = _raw_exchange(impatient_server.port, head, pieces, 0.2)
+    status, _, body = _raw_exchange(impatient_server.port, head, pieces, 0.2)
     assert (status, body) == (200, {"data": {"viewer": None}})
 
 

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from minitwit.db import Database
+from minitwit.db import Database, is_unavailable
 from minitwit.models import User
 from minitwit.resolvers import accounts, latest, messages, social, timelines
 from minitwit.resolvers.errors import DomainError, Forbidden, Invalid, NotFound
@@ -180,8 +180,15 @@ class SimulatorApi:
         except Exception:
             try:
                 await self._store(received)
-            except Exception:
-                logger.exception("could not store latest={value} after a failure", value=received)
+            except Exception as error:
+                if is_unavailable(error):  # the request's own 503 is logged with its cause
+                    logger.warning(
+                        "could not store latest={value}: database unavailable", value=received
+                    )
+                else:
+                    logger.exception(
+                        "could not store latest={value} after a failure", value=received
+                    )
             raise
 
     # -- endpoints ---------------------------------------------------------------------------

@@ -6,11 +6,12 @@ one database session at a time, so a request never needs two pooled connections.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 from starlette.requests import Request
 
@@ -23,6 +24,8 @@ from minitwit.settings import Settings
 SESSION_KEY = "sid"  # the sign-in token in the signed cookie
 
 _UNSET: Any = object()
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,12 +37,20 @@ class Context:
     _viewer: User | None = field(default=_UNSET, init=False)
     _following_ids: set[int] | None = field(default=None, init=False)
 
-    @property
-    def session(self) -> Session:
-        """A read session, opened on first use and closed when the request ends."""
+    def query(
+        self, func: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``func(session, ...)`` in the request's read session, opened on first use and closed
+        when the request ends. A database error ends that session, so the fields resolved after
+        a failed one (a connection cut by a restart) start afresh instead of inheriting a
+        transaction that can only fail."""
         if self._session is None:
             self._session = Session(self.db.engine, expire_on_commit=False)
-        return self._session
+        try:
+            return func(self._session, *args, **kwargs)
+        except DBAPIError:
+            self.close()
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -66,7 +77,7 @@ class Context:
         """The signed-in user, or None."""
         if self._viewer is _UNSET:
             token = self.request.session.get(SESSION_KEY)
-            user = sign_ins.user_for(self.session, token) if isinstance(token, str) else None
+            user = self.query(sign_ins.user_for, token) if isinstance(token, str) else None
             if user is None and token is not None:
                 self.request.session.clear()
             self._viewer = user
@@ -111,6 +122,6 @@ class Context:
             self._following_ids = (
                 set()
                 if viewer is None or viewer.id is None
-                else social.following_ids(self.session, who_id=viewer.id)
+                else self.query(social.following_ids, who_id=viewer.id)
             )
         return self._following_ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 from graphql import GraphQLError
 from loguru import logger
 
-from minitwit.db import UNAVAILABLE, is_unavailable
+from minitwit.db import UNAVAILABLE, first_line, is_unavailable
 from minitwit.resolvers.errors import Conflict as ConflictError
 from minitwit.resolvers.errors import (
     DomainError,
@@ -50,8 +50,10 @@ def present(error: GraphQLError) -> None:
         # Raised while reading the document itself (a 5,000-digit Int literal): bad input.
         _set(error, f"Invalid input: {original}", "BAD_REQUEST")
     elif is_unavailable(original):
-        logger.opt(exception=original).warning(
-            "database unavailable in GraphQL resolver at {path}", path=error.path
+        logger.warning(
+            "database unavailable in GraphQL resolver at {path}: {error}",
+            path=error.path,
+            error=first_line(original),
         )
         _set(error, UNAVAILABLE, "SERVICE_UNAVAILABLE")
         error.original_error = None

@@ -24,16 +24,14 @@ class Query:
 
     @strawberry.field(description="The user with this name; null when there is none.")
     def user(self, info: Info[Context, None], username: str) -> User | None:
-        row = accounts.user_by_name(info.context.session, username)
+        row = info.context.query(accounts.user_by_name, username)
         return None if row is None else User.from_row(row)
 
     @strawberry.field(description="Everyone's messages, newest first.")
     def public_timeline(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> MessageConnection:
-        page = timelines.public_timeline(
-            info.context.session, limit=_limit(info, first), after=after
-        )
+        page = info.context.query(timelines.public_timeline, limit=_limit(info, first), after=after)
         return MessageConnection.from_page(page)
 
     @strawberry.field(
@@ -44,8 +42,11 @@ class Query:
     ) -> MessageConnection:
         ctx = info.context
         viewer = ctx.require_viewer("You have to sign in to see your timeline")
-        page = timelines.home_timeline(
-            ctx.session, user_id=User.from_row(viewer).id, limit=_limit(info, first), after=after
+        page = ctx.query(
+            timelines.home_timeline,
+            user_id=User.from_row(viewer).id,
+            limit=_limit(info, first),
+            after=after,
         )
         return MessageConnection.from_page(page)
 
@@ -55,5 +56,5 @@ class Query:
     ) -> MessageConnection:
         ctx = info.context
         ctx.require_moderator()
-        page = timelines.flagged_messages(ctx.session, limit=_limit(info, first), after=after)
+        page = ctx.query(timelines.flagged_messages, limit=_limit(info, first), after=after)
         return MessageConnection.from_page(page)

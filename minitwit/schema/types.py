@@ -50,19 +50,19 @@ class User:
         limit = timelines.clamp_first(
             first, default=ctx.settings.page_size, maximum=ctx.settings.max_page_size
         )
-        page = timelines.user_timeline(ctx.session, user_id=self.id, limit=limit, after=after)
+        page = ctx.query(timelines.user_timeline, user_id=self.id, limit=limit, after=after)
         return MessageConnection.from_page(page)
 
     @strawberry.field(description="The users who follow this user.")
     def followers(self, info: Info[Context, None], first: int | None = None) -> list[User]:
         limit = _follow_limit(first)
-        rows = social.followers(info.context.session, user_id=self.id, limit=limit)
+        rows = info.context.query(social.followers, user_id=self.id, limit=limit)
         return [User.from_row(row) for row in rows]
 
     @strawberry.field(description="The users this user follows.")
     def following(self, info: Info[Context, None], first: int | None = None) -> list[User]:
         limit = _follow_limit(first)
-        rows = social.following(info.context.session, user_id=self.id, limit=limit)
+        rows = info.context.query(social.following, user_id=self.id, limit=limit)
         return [User.from_row(row) for row in rows]
 
     @strawberry.field(description="Whether the signed-in user follows this user.")
