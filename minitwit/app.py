@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minitwit import migrate, passwords, rest_compat
-from minitwit.db import UNAVAILABLE, Database, is_unavailable
+from minitwit.db import UNAVAILABLE, Database, first_line, is_unavailable
 from minitwit.observability import (
     Metrics,
     RequestMiddleware,
@@ -108,10 +108,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
 
 def _web_routes(settings: Settings, db: Database) -> list[BaseRoute]:
-    async def user_exists(username: str) -> bool:
-        return await db.run_in_session(
-            lambda session: accounts.user_by_name(session, username) is not None
-        )
+    async def user_exists(username: str) -> bool | None:
+        try:
+            return await db.run_in_session(
+                lambda session: accounts.user_by_name(session, username) is not None
+            )
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            logger.warning("{reason}: {error}", reason=UNAVAILABLE, error=first_line(error))
+            return None
 
     return web_routes(settings.web_dir, user_exists=user_exists)
 

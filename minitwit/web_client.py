@@ -100,7 +100,8 @@ def _signed_in(request: Request) -> bool:
     return "session" in request.scope and request.session.get(SESSION_KEY) is not None
 
 
-UserExists = Callable[[str], Awaitable[bool]]
+# Whether a user exists; None when that cannot be told now (the database is out of reach).
+UserExists = Callable[[str], Awaitable[bool | None]]
 
 
 def _page(
@@ -109,12 +110,16 @@ def _page(
     async def endpoint(request: Request) -> Response:
         if redirect is not None and _signed_in(request) is redirect[0]:
             return RedirectResponse(redirect[1], status_code=302, headers=PAGE_HEADERS)
-        status = 200
+        status, headers = 200, PAGE_HEADERS
         username = request.path_params.get("username")
-        if user_exists is not None and username is not None and not await user_exists(username):
-            status = 404  # as the original; the shell still renders its "Not Found" page
+        if user_exists is not None and username is not None:
+            exists = await user_exists(username)
+            if exists is None:  # the shell renders, and its own query shows the error
+                status, headers = 503, {**PAGE_HEADERS, "Retry-After": "1"}
+            elif not exists:
+                status = 404  # as the original; the shell still renders its "Not Found" page
         return FileResponse(
-            shell, status_code=status, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS
+            shell, status_code=status, media_type="text/html; charset=utf-8", headers=headers
         )
 
     endpoint.__name__ = f"page_{shell.stem}"

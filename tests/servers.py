@@ -44,7 +44,9 @@ class ServerProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> ServerProcess:
+    def start(self, ready: str = "/health/ready") -> ServerProcess:
+        """Start and wait for ``ready`` to answer 200 (``/health/live`` for a server whose
+        database is meant to be out of reach)."""
         command = [sys.executable, "-m", "minitwit", "serve", "--host", "127.0.0.1"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -59,7 +61,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited at start:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{ready}", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

@@ -184,6 +184,25 @@ def new_page(browser: Any, real_server: Server) -> Iterator[Callable[..., Any]]:
         _check_watch(page_watch)
 
 
+@pytest.fixture
+def page_at(browser: Any) -> Iterator[Callable[[str], Any]]:
+    """Factory for a fresh desktop-sized page on a server of the test's own (its base URL)."""
+    opened: list[tuple[Any, PageWatch]] = []
+
+    def make(base_url: str) -> Any:
+        context, page, page_watch = _new_page(
+            browser, Server(base_url=base_url, env={}), {"width": 1024, "height": 900}
+        )
+        opened.append((context, page_watch))
+        return page
+
+    yield make
+    for context, _ in opened:
+        context.close()
+    for _, page_watch in opened:
+        _check_watch(page_watch)
+
+
 class GraphQLError(AssertionError):
     pass
 

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.servers import ServerProcess, free_port
+
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 PAGES = ["/", "/public", "/login", "/register", "/logout", "/moderation", "/somebody"]
 
@@ -187,3 +189,33 @@ def test_signed_out_visitor_is_redirected_by_the_server(
     assert response.status == 302
     assert response.getheader("Location") == target
     assert response.getheader("Cache-Control") == "no-store"
+
+
+@pytest.mark.browser
+def test_a_database_out_of_reach_shows_a_clear_error(
+    page_at: Callable[[str], Any], tmp_path: Path, screenshot: Callable[[Any, str], None]
+) -> None:
+    """A real server whose PostgreSQL refuses connections: the pages still render, with their
+    security headers, and say the database is unavailable instead of failing silently."""
+    server = ServerProcess(
+        f"postgresql://minitwit@127.0.0.1:{free_port()}/minitwit",
+        tmp_path / "server.log",
+        MINITWIT_ENV="development",
+        MINITWIT_MIGRATE_ON_START="0",
+    ).start(ready="/health/live")
+    try:
+        page = page_at(server.url)
+        response = page.goto("/someone")
+        assert response is not None
+        assert response.status == 503
+        assert "content-security-policy" in response.headers
+        expect(page.get_by_role("alert")).to_have_text(
+            "Error: The database is unavailable; try again shortly"
+        )
+        screenshot(page, "database-unavailable")
+        page.goto("/public")
+        expect(page.get_by_role("alert")).to_have_text(
+            "Error: The database is unavailable; try again shortly"
+        )
+    finally:
+        server.stop()

@@ -5,7 +5,7 @@ export const NETWORK_FAILURE = 'The server could not be reached. Please try agai
 export const SERVER_FAILURE = 'The server had a problem. Please try again.';
 
 const KNOWN_CODES = new Set([
-  'BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT',
+  'BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'SERVICE_UNAVAILABLE',
 ]);
 const TIMEOUT_MS = 15000;
 
