@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -84,3 +85,22 @@ class ServerProcess:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, **kwargs)
+
+
+def raw_exchange(
+    port: int, head: bytes, pieces: list[bytes], pause: float
+) -> tuple[int, bytes, Any]:
+    """Send ``head`` then each piece ``pause`` seconds apart, keep the socket open, and read
+    the answer until the server closes the connection, which it must do at once after a 408
+    (or a ``Connection: close`` request), well before uvicorn's 5 s keep-alive timeout.
+    Returns the status, the lower-cased header block and the JSON body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=4) as sock:
+        sock.sendall(head)
+        for piece in pieces:
+            time.sleep(pause)
+            sock.sendall(piece)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    header, _, body = answer.partition(b"\r\n\r\n")
+    return int(header.split()[1]), header.lower(), json.loads(body)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from minitwit.db import UNAVAILABLE
 from minitwit.settings import Settings
 from tests.conftest import PG_ADMIN_URL, LiveServer, PostgresDatabases
 from tests.factories import PASSWORD, make_user
-from tests.servers import TEST_SECRET, free_port
+from tests.servers import TEST_SECRET, free_port, raw_exchange
 
 TIMELINE = "{ publicTimeline { nodes { text author { username } } } }"
 LOGIN = "mutation ($u: String!, $p: String!) { login(username: $u, password: $p) { username } }"
@@ -77,18 +75,13 @@ def test_a_stalled_body_is_still_a_408_that_closes_when_latest_cannot_be_stored(
     nowhere: LiveServer,
 ) -> None:
     auth = nowhere.app.state.settings.simulator_auth.encode()
-    with socket.create_connection(("127.0.0.1", nowhere.port), timeout=4) as sock:
-        sock.sendall(
-            b"POST /msgs/ann?latest=5 HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth + b"\r\n"
-            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"content":'
-        )
-        answer = b""
-        while chunk := sock.recv(65536):  # the server closes at once; else this times out
-            answer += chunk
-    header, _, body = answer.partition(b"\r\n\r\n")
-    assert header.startswith(b"HTTP/1.1 408 ")
-    assert b"\r\nconnection: close" in header.lower()
-    assert json.loads(body)["status"] == 408
+    head = (
+        b"POST /msgs/ann?latest=5 HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    status, header, body = raw_exchange(nowhere.port, head, [b'{"content":'], 0)
+    assert (status, body["status"]) == (408, 408)
+    assert b"\r\nconnection: close" in header
 
 
 def test_graphql_says_service_unavailable_when_the_database_is_out_of_reach(

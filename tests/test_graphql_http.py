@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import threading
@@ -22,7 +21,7 @@ from minitwit.app import create_app
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
 from tests.factories import PASSWORD, make_message, make_user
-from tests.servers import TEST_SECRET
+from tests.servers import TEST_SECRET, raw_exchange
 
 REGISTER = """
 mutation ($u: String!, $e: String!, $p: String!, $p2: String!) {
@@ -523,31 +522,12 @@ def impatient_server(settings: Settings) -> Iterator[LiveServer]:
         yield live
 
 
-def _raw_exchange(
-    port: int, head: bytes, pieces: list[bytes], pause: float
-) -> tuple[int, bytes, Any]:
-    """Send ``head`` then each piece ``pause`` seconds apart, keep the socket open, and read
-    the answer until the server closes the connection, which it must do at once after a 408
-    (or a ``Connection: close`` request), well before uvicorn's 5 s keep-alive timeout.
-    Returns the status, the lower-cased header block and the JSON body."""
-    with socket.create_connection(("127.0.0.1", port), timeout=4) as sock:
-        sock.sendall(head)
-        for piece in pieces:
-            time.sleep(pause)
-            sock.sendall(piece)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    header, _, body = answer.partition(b"\r\n\r\n")
-    return int(header.split()[1]), header.lower(), json.loads(body)
-
-
 def test_a_body_that_never_arrives_is_a_408_not_a_hang(impatient_server: LiveServer) -> None:
     head = (
         b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100\r\n\r\n"
     )
-    status, header, body = _raw_exchange(impatient_server.port, head, [b'{"query":'], 0)
+    status, header, body = raw_exchange(impatient_server.port, head, [b'{"query":'], 0)
     assert b"\r\nconnection: close" in header
     assert (status, body) == (
         408,
@@ -565,7 +545,7 @@ def test_a_refused_slow_body_still_stores_latest(impatient_server: LiveServer) -
         b"Authorization: " + auth + b"\r\nContent-Type: application/json\r\n"
         b"Content-Length: 40\r\n\r\n"
     )
-    status, header, _ = _raw_exchange(impatient_server.port, head, [b'{"content":'], 0)
+    status, header, _ = raw_exchange(impatient_server.port, head, [b'{"content":'], 0)
     assert status == 408
     assert b"\r\nconnection: close" in header
     with impatient_server.client() as client:
@@ -581,7 +561,7 @@ def test_a_body_sent_slowly_but_within_the_deadline_is_served(
         b"Content-Length: " + str(len(query)).encode() + b"\r\nConnection: close\r\n\r\n"
     )
     pieces = [query[:10], query[10:20], query[20:]]
-    status, _, body = _raw_exchange(impatient_server.port, head, pieces, 0.2)
+    status, _, body = raw_exchange(impatient_server.port, head, pieces, 0.2)
     assert (status, body) == (200, {"data": {"viewer": None}})
 
 
