@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -87,21 +87,19 @@ class Settings:
             if env.get(var):
                 values[key] = env[var]
 
-        def integer(var: str, key: str) -> None:
+        def parsed(var: str, key: str, convert: Callable[[str], object], kind: str) -> None:
             raw = env.get(var)
             if raw:
                 try:
-                    values[key] = int(raw)
+                    values[key] = convert(raw)
                 except ValueError:
-                    raise SettingsError(f"{var} must be an integer, not {raw!r}") from None
+                    raise SettingsError(f"{var} must be {kind}, not {raw!r}") from None
+
+        def integer(var: str, key: str) -> None:
+            parsed(var, key, int, "an integer")
 
         def number(var: str, key: str) -> None:
-            raw = env.get(var)
-            if raw:
-                try:
-                    values[key] = float(raw)
-                except ValueError:
-                    raise SettingsError(f"{var} must be a number, not {raw!r}") from None
+            parsed(var, key, float, "a number")
 
         def flag(var: str, key: str) -> None:
             raw = env.get(var)

@@ -126,10 +126,8 @@ class PageWatch:
     csp_violations: list[str] = field(default_factory=list)
 
 
-def _new_page(
-    browser: Any, real_server: Server, viewport: dict[str, int]
-) -> tuple[Any, Any, PageWatch]:
-    context = browser.new_context(base_url=real_server.base_url, viewport=viewport)
+def _new_page(browser: Any, base_url: str, viewport: dict[str, int]) -> tuple[Any, Any, PageWatch]:
+    context = browser.new_context(base_url=base_url, viewport=viewport)
     context.set_default_timeout(10_000)
     page = context.new_page()
     watch = PageWatch()
@@ -157,7 +155,9 @@ def _check_watch(watch: PageWatch) -> None:
 @pytest.fixture
 def page(browser: Any, real_server: Server) -> Iterator[Any]:
     """A fresh browser context (no cookies, no storage) at desktop size."""
-    context, page, page_watch = _new_page(browser, real_server, {"width": 1024, "height": 900})
+    context, page, page_watch = _new_page(
+        browser, real_server.base_url, {"width": 1024, "height": 900}
+    )
     try:
         yield page
     finally:
@@ -166,14 +166,12 @@ def page(browser: Any, real_server: Server) -> Iterator[Any]:
 
 
 @pytest.fixture
-def new_page(browser: Any, real_server: Server) -> Iterator[Callable[..., Any]]:
-    """Factory for further independent visitors, e.g. a second user or a phone-sized screen."""
+def page_at(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Factory for fresh independent pages on any server: ``page_at(base_url, width, height)``."""
     opened: list[tuple[Any, PageWatch]] = []
 
-    def make(width: int = 1024, height: int = 900) -> Any:
-        context, page, page_watch = _new_page(
-            browser, real_server, {"width": width, "height": height}
-        )
+    def make(base_url: str, width: int = 1024, height: int = 900) -> Any:
+        context, page, page_watch = _new_page(browser, base_url, {"width": width, "height": height})
         opened.append((context, page_watch))
         return page
 
@@ -185,22 +183,13 @@ def new_page(browser: Any, real_server: Server) -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-def page_at(browser: Any) -> Iterator[Callable[[str], Any]]:
-    """Factory for a fresh desktop-sized page on a server of the test's own (its base URL)."""
-    opened: list[tuple[Any, PageWatch]] = []
+def new_page(page_at: Callable[..., Any], real_server: Server) -> Callable[..., Any]:
+    """Factory for further independent visitors, e.g. a second user or a phone-sized screen."""
 
-    def make(base_url: str) -> Any:
-        context, page, page_watch = _new_page(
-            browser, Server(base_url=base_url, env={}), {"width": 1024, "height": 900}
-        )
-        opened.append((context, page_watch))
-        return page
+    def make(width: int = 1024, height: int = 900) -> Any:
+        return page_at(real_server.base_url, width, height)
 
-    yield make
-    for context, _ in opened:
-        context.close()
-    for _, page_watch in opened:
-        _check_watch(page_watch)
+    return make
 
 
 class GraphQLError(AssertionError):
