@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minitwit.observability import RETRY_AFTER_SECONDS
 from minitwit.schema.context import SESSION_KEY
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -115,7 +116,7 @@ def _page(
         if user_exists is not None and username is not None:
             exists = await user_exists(username)
             if exists is None:  # the shell renders, and its own query shows the error
-                status, headers = 503, {**PAGE_HEADERS, "Retry-After": "1"}
+                status, headers = 503, {**PAGE_HEADERS, "Retry-After": str(RETRY_AFTER_SECONDS)}
             elif not exists:
                 status = 404  # as the original; the shell still renders its "Not Found" page
         return FileResponse(
