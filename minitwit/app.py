@@ -110,9 +110,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 def _web_routes(settings: Settings, db: Database) -> list[BaseRoute]:
     async def user_exists(username: str) -> bool | None:
         try:
-            return await db.run_in_session(
-                lambda session: accounts.user_by_name(session, username) is not None
-            )
+            return await db.run_work(lambda tx: accounts.user_by_name(tx, username) is not None)
         except Exception as error:
             if not is_unavailable(error):
                 raise

@@ -10,10 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from sqlmodel import Session
-
 from minitwit import migrate
-from minitwit.db import Database
+from minitwit.db import Database, Tx
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
 from minitwit.resolvers.validation import parse_id
@@ -81,11 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _in_session(func: Callable[[Session], T]) -> T:
+def _in_session(func: Callable[[Tx], T]) -> T:
     database = Database(Settings.from_env())
     try:
-        with database.session(write=True) as session:
-            return func(session)
+        with database.transaction(write=True, atomic=True) as tx:
+            return func(tx)
     finally:
         database.dispose()
 
@@ -139,8 +137,8 @@ def _flagger(flagged: bool) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         message_id = parse_id(args.id, "message id")
         view = _in_session(
-            lambda session: messages.set_flagged(
-                session, message_id=message_id, flagged=flagged, moderator=None
+            lambda tx: messages.set_flagged(
+                tx, message_id=message_id, flagged=flagged, moderator=None
             )
         )
         state = "flagged" if view.flagged else "unflagged"
@@ -152,9 +150,7 @@ def _flagger(flagged: bool) -> Callable[[argparse.Namespace], int]:
 
 def _promote(args: argparse.Namespace) -> int:
     user = _in_session(
-        lambda session: accounts.set_moderator(
-            session, username=args.username, moderator=not args.demote
-        )
+        lambda tx: accounts.set_moderator(tx, username=args.username, moderator=not args.demote)
     )
     role = "a moderator" if user.is_moderator else "not a moderator"
     print(f"{user.username} is now {role}")
@@ -162,7 +158,7 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _import_legacy(args: argparse.Namespace) -> int:
-    report = _in_session(lambda session: legacy.import_legacy(session, args.path))
+    report = _in_session(lambda tx: legacy.import_legacy(tx, args.path))
     print(report)
     return 0
 

@@ -1,23 +1,42 @@
-"""Engine and sessions.
+"""Engine, connections and units of database work.
 
 All database work is synchronous (psycopg2 or sqlite3) and runs in worker threads, never on the
 event loop. The pool is sized to the number of threads allowed to do database work at once
 (``Database.limiter``), so a thread that holds a limiter token always gets a connection
 without waiting and no connection is opened per request.
+
+Round trips are what a request pays for on PostgreSQL, so the request path spends as few as
+the work allows:
+
+- Connections run in autocommit: a read is one statement and one round trip, with no
+  ``BEGIN`` and no ``ROLLBACK`` around it.
+- A write is one round trip too: ``Tx.write`` sends its statements as one query string, which
+  PostgreSQL runs as one implicit transaction (all or nothing).
+- No pre-ping: a pooled connection is checked on checkout by polling its socket, which costs
+  a system call, not a round trip. A connection the server ended while it sat in the pool
+  (a restart, ``pg_terminate_backend``) has a readable socket and is replaced before use.
+
+On SQLite (one file, no network) a unit of work is an ordinary transaction; writers take the
+write lock up front (``BEGIN IMMEDIATE``) so two writers never deadlock upgrading a read lock.
 """
 
 from __future__ import annotations
 
+import select
 import sqlite3
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Session
 
 from minitwit.settings import Settings
@@ -29,6 +48,10 @@ WRITE_OPTION = "minitwit_write"
 UNAVAILABLE = "The database is unavailable; try again shortly"
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes; extended ones keep them in the low byte
 PG_PROGRAM_LIMIT_EXCEEDED = "54"  # SQLSTATE class: statement too complex, too many columns, ...
+
+# A statement and its parameters, for ``Tx.write``. Statements that are written often are
+# module-level constants with ``bindparam`` placeholders, compiled once per dialect.
+Step = tuple[Executable, Mapping[str, Any]]
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -68,14 +91,16 @@ def make_engine(settings: Settings) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=0,
-        pool_pre_ping=True,
         pool_timeout=10,
+        isolation_level="AUTOCOMMIT",
         connect_args={"connect_timeout": 5, "application_name": "minitwit"},
     )
+    event.listen(engine, "checkout", _replace_if_closed_by_server)
+    return engine
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -95,19 +120,134 @@ def _begin_sqlite(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _replace_if_closed_by_server(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    """An idle connection's socket has nothing to read unless the server ended it (it sends
+    a FATAL error and closes): such a connection is replaced before anyone uses it."""
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        raise sa_exc.DisconnectionError("the server closed this pooled connection")
+
+
+class Tx:
+    """One pooled connection, for one unit of work.
+
+    ``execute`` runs one statement. ``write`` runs its statements all or nothing; ``also``
+    adds statements to the next ``write`` (or to the end of the unit, when nothing else is
+    written), so a face can make its own bookkeeping commit with the resolver's work.
+    """
+
+    def __init__(self, connection: Connection, *, batched: bool) -> None:
+        self.connection = connection
+        self.batched = batched  # PostgreSQL in autocommit: one query string per write
+        self.pending: list[Step] = []
+        self.wrote = False
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.connection.dialect
+
+    def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
+        return self.connection.execute(statement, params)
+
+    def also(self, *steps: Step) -> None:
+        self.pending.extend(steps)
+
+    def write(self, *steps: Step) -> CursorResult[Any]:
+        """Run ``steps`` (after any pending ones) atomically; the last one's result."""
+        steps = (*self.pending, *steps)
+        self.pending.clear()
+        if not steps:
+            raise ValueError("nothing to write")
+        self.wrote = True
+        if not self.batched:
+            for statement, params in steps[:-1]:
+                self.connection.execute(statement, params)
+            statement, params = steps[-1]
+            return self.connection.execute(statement, params)
+        if len(steps) == 1:
+            statement, params = steps[0]
+            return self.connection.execute(statement, params)
+        return self.connection.exec_driver_sql(
+            self._one_query(steps), execution_options={"no_parameters": True}
+        )
+
+    def finish(self) -> None:
+        if self.pending:
+            self.write()
+
+    def _one_query(self, steps: Sequence[Step]) -> str:
+        # psycopg2 interpolates parameters on the client (mogrify) for every execute; doing it
+        # here lets several statements travel as one simple query, run as one transaction.
+        dbapi: Any = self.connection.connection.dbapi_connection
+        cursor = dbapi.cursor()
+        try:
+            parts = []
+            for statement, params in steps:
+                compiled = compiled_for(statement, self.dialect)
+                parts.append(cursor.mogrify(compiled.string, compiled.construct_params(params)))
+        finally:
+            cursor.close()
+        return b";\n".join(parts).decode(dbapi.encoding if hasattr(dbapi, "encoding") else "utf8")
+
+
+_compiled: dict[tuple[int, str], tuple[ClauseElement, Compiled]] = {}
+_compiled_lock = threading.Lock()
+
+
+def compiled_for(statement: Executable, dialect: Dialect) -> Compiled:
+    """``statement`` compiled for ``dialect``, once: for module-level constant statements."""
+    if not isinstance(statement, ClauseElement):
+        raise TypeError(f"not a compilable statement: {statement!r}")
+    key = (id(statement), dialect.name)
+    entry = _compiled.get(key)
+    if entry is None or entry[0] is not statement:
+        with _compiled_lock:
+            entry = (statement, statement.compile(dialect=dialect))
+            _compiled[key] = entry
+    return entry[1]
+
+
 class Database:
     """The engine, plus the thread limiter that keeps database work off the event loop."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings)
+        self.batched = self.engine.dialect.name == "postgresql"
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        # For the ORM session and the command line: real transactions on PostgreSQL too.
+        self.transactional_engine = (
+            self.engine.execution_options(isolation_level="READ COMMITTED")
+            if self.batched
+            else self.write_engine
+        )
         self.limiter = anyio.CapacityLimiter(settings.db_pool_size)
 
     @contextmanager
+    def transaction(self, *, write: bool = False, atomic: bool = False) -> Iterator[Tx]:
+        """A unit of work on one pooled connection; what it wrote is committed at its end.
+
+        Each ``Tx.write`` is all or nothing; ``atomic`` makes the whole unit one transaction
+        on PostgreSQL too (for the command line; it costs a BEGIN and a COMMIT)."""
+        bind = self.transactional_engine if atomic else self.write_engine if write else self.engine
+        with bind.connect() as connection:
+            tx = Tx(connection, batched=self.batched and not atomic)
+            try:
+                yield tx
+                tx.finish()
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+
+    @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
-        """A session whose transaction commits when the block ends normally."""
-        bind = self.write_engine if write else self.engine
+        """An ORM session in a real transaction that commits when the block ends normally;
+        for the command line and tests, not for the request path."""
+        bind = self.transactional_engine if write or self.batched else self.engine
         with Session(bind, expire_on_commit=False) as session:
             try:
                 yield session
@@ -116,22 +256,34 @@ class Database:
                 session.rollback()
                 raise
 
-    def read(self) -> AbstractContextManager[Session]:
-        return self.session()
+    def read(self) -> AbstractContextManager[Tx]:
+        return self.transaction()
 
-    def write(self) -> AbstractContextManager[Session]:
-        return self.session(write=True)
+    def write(self) -> AbstractContextManager[Tx]:
+        return self.transaction(write=True)
+
+    def work(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:
+        """``func(tx, *args)`` in one unit of work. A unit that wrote nothing is tried once
+        more when its connection turned out to be dead: reads have no effects to repeat."""
+        tx: Tx | None = None
+        try:
+            with self.transaction(write=write) as tx:
+                return func(tx, *args)
+        except sa_exc.DBAPIError as error:
+            if not error.connection_invalidated or tx is None or tx.wrote:
+                raise
+        with self.transaction(write=write) as tx:
+            return func(tx, *args)
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         """Run ``func(*args)`` in a worker thread that may use one pooled connection."""
         return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
 
-    async def run_in_session(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:
-        """Run ``func(session, *args)`` in a worker thread, in one committed transaction."""
+    async def run_work(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:
+        """Run ``func(tx, *args)`` in a worker thread, in one unit of work (see ``work``)."""
 
         def call() -> T:
-            with self.session(write=write) as session:
-                return func(session, *args)
+            return self.work(func, *args, write=write)
 
         return await self.run(call)
 

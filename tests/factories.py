@@ -16,8 +16,8 @@ def make_user(db: Database, username: str, *, moderator: bool = False) -> User:
         db, username=username, email=f"{username}@example.org", password=PASSWORD
     )
     if moderator:
-        with db.session(write=True) as session:
-            user = accounts.set_moderator(session, username=username)
+        with db.transaction(write=True) as tx:
+            user = accounts.set_moderator(tx, username=username)
     return user
 
 

@@ -130,11 +130,11 @@ def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
     assert promoted.stdout.strip() == "Ann Smith is now a moderator"
     flagged = minitwit("flag", str(message_id), env=env)
     assert flagged.stdout.strip() == f"message {message_id} by Ann Smith is flagged"
-    with db.session() as session:
-        assert timelines.public_timeline(session, limit=10).items == []
+    with db.transaction() as tx:
+        assert timelines.public_timeline(tx, limit=10).items == []
     assert minitwit("unflag", str(message_id), env=env).returncode == 0
-    with db.session() as session:
-        assert len(timelines.public_timeline(session, limit=10).items) == 1
+    with db.transaction() as tx:
+        assert len(timelines.public_timeline(tx, limit=10).items) == 1
 
     for args, error in [
         (("flag", "999999"), "There is no message 999999"),

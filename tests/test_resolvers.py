@@ -79,8 +79,8 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
             )
         )
     accounts.sign_in(db, username="legacy", password="old pw")
-    with db.session() as session:
-        user = accounts.user_by_name(session, "legacy")
+    with db.transaction() as tx:
+        user = accounts.user_by_name(tx, "legacy")
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
     assert accounts.sign_in(db, username="legacy", password="old pw").id == user.id
@@ -90,26 +90,26 @@ def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -
     ann, bob = make_user(db, "ann"), make_user(db, "bob")
     assert ann.id is not None
     assert bob.id is not None
-    with db.session(write=True) as session:
-        social.follow(session, who=ann, whom_name="bob")
-        social.follow(session, who=ann, whom_name="bob")
-        assert [u.username for u in social.following(session, user_id=ann.id)] == ["bob"]
-        assert [u.username for u in social.followers(session, user_id=bob.id)] == ["ann"]
-        social.unfollow(session, who=bob, whom_name="ann")
-        social.unfollow(session, who=ann, whom_name="bob")
-        social.unfollow(session, who=ann, whom_name="bob")
-        assert social.following(session, user_id=ann.id) == []
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=ann, whom="bob")
+        social.follow(tx, who=ann, whom="bob")
+        assert [u.username for u in social.following(tx, user_id=ann.id)] == ["bob"]
+        assert [u.username for u in social.followers(tx, user_id=bob.id)] == ["ann"]
+        social.unfollow(tx, who=bob, whom="ann")
+        social.unfollow(tx, who=ann, whom="bob")
+        social.unfollow(tx, who=ann, whom="bob")
+        assert social.following(tx, user_id=ann.id) == []
 
 
 def test_following_an_unknown_user_or_yourself_is_refused(db: Database) -> None:
     ann = make_user(db, "ann")
-    with db.session(write=True) as session:
+    with db.transaction(write=True) as tx:
         with pytest.raises(NotFound):
-            social.follow(session, who=ann, whom_name="ghost")
+            social.follow(tx, who=ann, whom="ghost")
         with pytest.raises(NotFound):
-            social.unfollow(session, who=ann, whom_name="ghost")
+            social.unfollow(tx, who=ann, whom="ghost")
         with pytest.raises(Invalid, match="yourself"):
-            social.follow(session, who=ann, whom_name="ann")
+            social.follow(tx, who=ann, whom="ann")
 
 
 def test_timelines_are_newest_first_with_the_id_breaking_ties(db: Database) -> None:
@@ -118,13 +118,13 @@ def test_timelines_are_newest_first_with_the_id_breaking_ties(db: Database) -> N
     tie_a = make_message(db, bob, "tie a", 200)
     tie_b = make_message(db, ann, "tie b", 200)
     make_message(db, cid, "stranger", 300)
-    with db.session(write=True) as session:
-        social.follow(session, who=ann, whom_name="bob")
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=ann, whom="bob")
     assert ann.id is not None
-    with db.session() as session:
-        public = timelines.public_timeline(session, limit=30)
-        home = timelines.home_timeline(session, user_id=ann.id, limit=30)
-        own = timelines.user_timeline(session, user_id=ann.id, limit=30)
+    with db.transaction() as tx:
+        public = timelines.public_timeline(tx, limit=30)
+        home = timelines.home_timeline(tx, user_id=ann.id, limit=30)
+        own = timelines.user_timeline(tx, user_id=ann.id, limit=30)
     assert [m.text for m in public.items] == ["stranger", "tie b", "tie a", "first"]
     assert [m.id for m in home.items] == [tie_b, tie_a, first]
     assert [m.text for m in own.items] == ["tie b", "first"]
@@ -137,9 +137,9 @@ def test_keyset_pages_cover_every_message_once(db: Database) -> None:
     ids = {make_message(db, ann, f"m{i}", 1000 + i // 3) for i in range(23)}
     seen: list[int] = []
     after = None
-    with db.session() as session:
+    with db.transaction() as tx:
         while True:
-            page = timelines.public_timeline(session, limit=5, after=after)
+            page = timelines.public_timeline(tx, limit=5, after=after)
             seen.extend(m.id for m in page.items)
             if not page.has_next:
                 break
@@ -151,16 +151,16 @@ def test_keyset_pages_cover_every_message_once(db: Database) -> None:
 
 
 def _all(db: Database) -> list[timelines.MessageView]:
-    with db.session() as session:
-        return list(timelines.public_timeline(session, limit=100).items)
+    with db.transaction() as tx:
+        return list(timelines.public_timeline(tx, limit=100).items)
 
 
 @pytest.mark.parametrize(
     "cursor", ["", "???", "bm90IGEgY3Vyc29y", "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OjE"]
 )
 def test_a_malformed_cursor_is_invalid_input(db: Database, cursor: str) -> None:
-    with db.session() as session, pytest.raises(Invalid, match="Invalid cursor"):
-        timelines.public_timeline(session, limit=5, after=cursor)
+    with db.transaction() as tx, pytest.raises(Invalid, match="Invalid cursor"):
+        timelines.public_timeline(tx, limit=5, after=cursor)
 
 
 def test_flagged_messages_disappear_from_every_timeline_until_unflagged(db: Database) -> None:
@@ -169,19 +169,19 @@ def test_flagged_messages_disappear_from_every_timeline_until_unflagged(db: Data
     assert ann.id is not None
     hidden = make_message(db, ann, "rude", 10)
     make_message(db, ann, "nice", 5)
-    with db.session(write=True) as session:
-        view = messages.set_flagged(session, message_id=hidden, flagged=True, moderator=mod)
+    with db.transaction(write=True) as tx:
+        view = messages.set_flagged(tx, message_id=hidden, flagged=True, moderator=mod)
         assert view.flagged
-    with db.session() as session:
+    with db.transaction() as tx:
         for page in (
-            timelines.public_timeline(session, limit=30),
-            timelines.user_timeline(session, user_id=ann.id, limit=30),
-            timelines.home_timeline(session, user_id=ann.id, limit=30),
+            timelines.public_timeline(tx, limit=30),
+            timelines.user_timeline(tx, user_id=ann.id, limit=30),
+            timelines.home_timeline(tx, user_id=ann.id, limit=30),
         ):
             assert [m.text for m in page.items] == ["nice"]
-        assert [m.text for m in timelines.flagged_messages(session, limit=30).items] == ["rude"]
-    with db.session(write=True) as session:
-        messages.set_flagged(session, message_id=hidden, flagged=False, moderator=mod)
+        assert [m.text for m in timelines.flagged_messages(tx, limit=30).items] == ["rude"]
+    with db.transaction(write=True) as tx:
+        messages.set_flagged(tx, message_id=hidden, flagged=False, moderator=mod)
     assert [m.text for m in _all(db)] == ["rude", "nice"]
 
 
@@ -189,11 +189,11 @@ def test_only_moderators_flag_and_unknown_messages_are_not_found(db: Database) -
     ann = make_user(db, "ann")
     mod = make_user(db, "mod", moderator=True)
     message_id = make_message(db, ann, "hello", 1)
-    with db.session(write=True) as session:
+    with db.transaction(write=True) as tx:
         with pytest.raises(Forbidden):
-            messages.set_flagged(session, message_id=message_id, flagged=True, moderator=ann)
+            messages.set_flagged(tx, message_id=message_id, flagged=True, moderator=ann)
         with pytest.raises(NotFound):
-            messages.set_flagged(session, message_id=999_999, flagged=True, moderator=mod)
+            messages.set_flagged(tx, message_id=999_999, flagged=True, moderator=mod)
 
 
 @pytest.mark.parametrize(
@@ -208,24 +208,24 @@ def test_only_moderators_flag_and_unknown_messages_are_not_found(db: Database) -
 )
 def test_unpostable_messages_are_refused(db: Database, text: str, error: str) -> None:
     ann = make_user(db, "ann")
-    with db.session(write=True) as session, pytest.raises(Invalid) as raised:
-        messages.post_message(session, author=ann, text=text)
+    with db.transaction(write=True) as tx, pytest.raises(Invalid) as raised:
+        messages.post_message(tx, author=ann, text=text)
     assert raised.value.message == error
 
 
 def test_a_posted_message_keeps_its_text_exactly(db: Database) -> None:
     ann = make_user(db, "ann")
     text = "\ufeff“Quotes” — £ æ é œ <b>not html</b> 🎉"
-    with db.session(write=True) as session:
-        posted = messages.post_message(session, author=ann, text=text)
+    with db.transaction(write=True) as tx:
+        posted = messages.post_message(tx, author=ann, text=text)
     assert _all(db)[0].text == text == posted.text
 
 
 def test_latest_is_minus_one_until_set_then_the_last_value_received(db: Database) -> None:
-    with db.session() as session:
-        assert latest.get_latest(session) == -1
+    with db.transaction() as tx:
+        assert latest.get_latest(tx) == -1
     for value in (1337, 5, 0):
-        with db.session(write=True) as session:
-            latest.set_latest(session, value)
-    with db.session() as session:
-        assert latest.get_latest(session) == 0
+        with db.transaction(write=True) as tx:
+            latest.set_latest(tx, value)
+    with db.transaction() as tx:
+        assert latest.get_latest(tx) == 0

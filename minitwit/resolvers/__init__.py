@@ -1,2 +1,3 @@
-"""Domain operations: plain functions of a session and arguments, returning rows or raising
+"""Domain operations: plain functions of a unit of database work
+(:class:`~minitwit.db.Tx`) and arguments, returning rows or raising
 :class:`~minitwit.resolvers.errors.DomainError`. Nothing here knows HTTP or GraphQL."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col
 
 from minitwit import passwords
+from minitwit.db import Tx
 from minitwit.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
 from minitwit.resolvers.errors import Conflict, Invalid, NotFound
 from minitwit.resolvers.transactions import Transactions
@@ -17,6 +19,54 @@ from minitwit.resolvers.validation import has_control_characters, is_storable
 PASSWORD_MAX_LENGTH = 1024
 
 USERNAME_TAKEN = "The username is already taken"
+
+USER_COLUMNS = (
+    col(User.id),
+    col(User.username),
+    col(User.email),
+    col(User.pw_hash),
+    col(User.is_moderator),
+    col(User.created_at),
+)
+_BY_NAME = select(*USER_COLUMNS).where(col(User.username) == bindparam("username"))
+_BY_NAMES = select(*USER_COLUMNS).where(
+    col(User.username).in_(bindparam("usernames", expanding=True))
+)
+_CREATE = (
+    insert(User)
+    .values(
+        username=bindparam("username"),
+        email=bindparam("email"),
+        pw_hash=bindparam("pw_hash"),
+        is_moderator=False,
+        created_at=bindparam("created_at"),
+    )
+    .returning(*USER_COLUMNS)
+)
+_REHASH = (
+    update(User)
+    .where(col(User.id) == bindparam("user_id"), col(User.pw_hash) == bindparam("old_hash"))
+    .values(pw_hash=bindparam("new_hash"))
+)
+_SET_MODERATOR = (
+    update(User)
+    .where(col(User.username) == bindparam("name"))
+    .values(is_moderator=bindparam("moderator"))
+    .returning(*USER_COLUMNS)
+)
+
+
+def user_from_row(row: Any) -> User:
+    """A ``User`` from a row of ``USER_COLUMNS``."""
+    user_id, username, email, pw_hash, is_moderator, created_at = row
+    return User(
+        id=user_id,
+        username=username,
+        email=email,
+        pw_hash=pw_hash,
+        is_moderator=bool(is_moderator),
+        created_at=created_at,
+    )
 
 
 def validate_registration(
@@ -63,23 +113,27 @@ def sign_up(
 ) -> User:
     """Create a user. ``password2`` is the form's repetition; the simulator sends none."""
     validate_registration(username=username, email=email, password=password, password2=password2)
-    with transactions.read() as session:
-        if user_by_name(session, username) is not None:
+    with transactions.read() as tx:
+        if user_by_name(tx, username) is not None:
             raise Conflict(USERNAME_TAKEN)
     pw_hash = passwords.hash_password(password)
-    with transactions.write() as session:
-        return create_user(session, username=username, email=email, pw_hash=pw_hash)
+    with transactions.write() as tx:
+        return create_user(tx, username=username, email=email, pw_hash=pw_hash)
 
 
-def create_user(session: Session, *, username: str, email: str, pw_hash: str) -> User:
+def create_user(tx: Tx, *, username: str, email: str, pw_hash: str) -> User:
     """Store a user whose details are valid; a name taken meanwhile is a Conflict."""
-    user = User(username=username, email=email, pw_hash=pw_hash, created_at=int(time.time()))
-    session.add(user)
+    values = {
+        "username": username,
+        "email": email,
+        "pw_hash": pw_hash,
+        "created_at": int(time.time()),
+    }
     try:
-        session.flush()
+        row = tx.write((_CREATE, values)).one()
     except IntegrityError:
         raise Conflict(USERNAME_TAKEN) from None
-    return user
+    return user_from_row(row)
 
 
 def sign_in(transactions: Transactions, *, username: str, password: str) -> User:
@@ -87,8 +141,8 @@ def sign_in(transactions: Transactions, *, username: str, password: str) -> User
 
     An unknown user costs a verification all the same, so timing tells no names.
     """
-    with transactions.read() as session:
-        user = user_by_name(session, username)
+    with transactions.read() as tx:
+        user = user_by_name(tx, username)
     if user is None:
         passwords.burn_verification_time(password[:PASSWORD_MAX_LENGTH])
         raise Invalid("Invalid username")
@@ -96,32 +150,48 @@ def sign_in(transactions: Transactions, *, username: str, password: str) -> User
         raise Invalid("Invalid password")
     if passwords.needs_rehash(user.pw_hash):
         new_hash = passwords.hash_password(password)
-        with transactions.write() as session:
-            session.connection().execute(
-                update(User)
-                .where(col(User.id) == user.id, col(User.pw_hash) == user.pw_hash)
-                .values(pw_hash=new_hash)
-            )
+        with transactions.write() as tx:
+            values = {"user_id": user.id, "old_hash": user.pw_hash, "new_hash": new_hash}
+            tx.write((_REHASH, values))
         user.pw_hash = new_hash
     return user
 
 
-def user_by_name(session: Session, username: str) -> User | None:
+def user_by_name(tx: Tx, username: str) -> User | None:
     if not username or len(username) > USERNAME_MAX_LENGTH or not is_storable(username):
         return None
-    return session.exec(select(User).where(User.username == username)).first()
+    row = tx.execute(_BY_NAME, {"username": username}).first()
+    return None if row is None else user_from_row(row)
 
 
-def require_user(session: Session, username: str) -> User:
-    user = user_by_name(session, username)
+def users_by_name(tx: Tx, *usernames: str) -> dict[str, User]:
+    """The users with these names, in one statement; unknown names are left out."""
+    wanted = [
+        name
+        for name in usernames
+        if name and len(name) <= USERNAME_MAX_LENGTH and is_storable(name)
+    ]
+    if not wanted:
+        return {}
+    rows = tx.execute(_BY_NAMES, {"usernames": wanted})
+    return {user.username: user for user in map(user_from_row, rows)}
+
+
+def no_such_user(username: str) -> NotFound:
+    return NotFound(f"There is no user {username!r}")
+
+
+def require_user(tx: Tx, username: str) -> User:
+    user = user_by_name(tx, username)
     if user is None:
-        raise NotFound(f"There is no user {username!r}")
+        raise no_such_user(username)
     return user
 
 
-def set_moderator(session: Session, *, username: str, moderator: bool = True) -> User:
-    user = require_user(session, username)
-    user.is_moderator = moderator
-    session.add(user)
-    session.flush()
-    return user
+def set_moderator(tx: Tx, *, username: str, moderator: bool = True) -> User:
+    row = None
+    if user_by_name(tx, username) is not None:
+        row = tx.write((_SET_MODERATOR, {"name": username, "moderator": moderator})).first()
+    if row is None:
+        raise no_such_user(username)
+    return user_from_row(row)

@@ -14,11 +14,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import col
 
-from minitwit.models import Follower, Message, User
+from minitwit.db import Tx
+from minitwit.models import Follower, Message
 from minitwit.models.tables import PASSWORD_HASH_MAX_LENGTH
-from minitwit.resolvers.accounts import user_by_name, validate_email, validate_username
+from minitwit.resolvers.accounts import (
+    create_user,
+    user_by_name,
+    validate_email,
+    validate_username,
+)
 from minitwit.resolvers.errors import Invalid
 from minitwit.resolvers.validation import is_storable
 
@@ -46,13 +52,13 @@ class ImportReport:
         return summary
 
 
-def import_legacy(session: Session, path: Path) -> ImportReport:
+def import_legacy(tx: Tx, path: Path) -> ImportReport:
     if not path.is_file():
         raise Invalid(f"{path} is not a file")
     try:
         source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            return _import(session, source)
+            return _import(tx, source)
         finally:
             source.close()
     except sqlite3.DatabaseError as exc:
@@ -82,7 +88,7 @@ def _id(value: int | None) -> int:
     return value
 
 
-def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
+def _import(tx: Tx, source: sqlite3.Connection) -> ImportReport:
     report = ImportReport()
     now = int(time.time())
     ids: dict[int, int] = {}
@@ -93,20 +99,18 @@ def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
         if problem is not None:
             report.invalid.append(f"user {legacy_id}: {problem}")
             continue
-        existing = user_by_name(session, username)
+        existing = user_by_name(tx, username)
         if existing is not None and existing.id is not None:
             ids[legacy_id] = existing.id
             report.users_skipped += 1
             continue
-        user = User(username=username, email=email, pw_hash=pw_hash, created_at=now)
-        session.add(user)
-        session.flush()
+        user = create_user(tx, username=username, email=email, pw_hash=pw_hash)
         ids[legacy_id] = _id(user.id)
         report.users += 1
 
     present = {
         (author_id, pub_date, text)
-        for author_id, pub_date, text in session.connection().execute(
+        for author_id, pub_date, text in tx.connection.execute(
             select(col(Message.author_id), col(Message.pub_date), col(Message.text)).where(
                 col(Message.author_id).in_(list(ids.values()))
             )
@@ -140,7 +144,7 @@ def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
             }
         )
     if new_messages:
-        session.connection().execute(Message.__table__.insert(), new_messages)  # type: ignore[attr-defined]
+        tx.connection.execute(Message.__table__.insert(), new_messages)  # type: ignore[attr-defined]
     report.messages = len(new_messages)
 
     pairs = {
@@ -149,7 +153,7 @@ def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
         if who in ids and whom in ids and ids[who] != ids[whom]
     }
     present_pairs = set(
-        session.connection().execute(select(col(Follower.who_id), col(Follower.whom_id))).tuples()
+        tx.connection.execute(select(col(Follower.who_id), col(Follower.whom_id))).tuples()
     )
     new_pairs = [
         {"who_id": who, "whom_id": whom, "followed_at": now}
@@ -159,9 +163,9 @@ def _import(session: Session, source: sqlite3.Connection) -> ImportReport:
     if new_pairs:
         insert = (
             postgresql.insert(Follower)
-            if session.get_bind().dialect.name == "postgresql"
+            if tx.dialect.name == "postgresql"
             else sqlite.insert(Follower)
         )
-        session.connection().execute(insert.on_conflict_do_nothing(), new_pairs)
+        tx.connection.execute(insert.on_conflict_do_nothing(), new_pairs)
     report.follows = len(new_pairs)
     return report

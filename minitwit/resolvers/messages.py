@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
-from sqlmodel import Session
+from sqlalchemy import bindparam, insert, update
+from sqlmodel import col
 
+from minitwit.db import Tx
 from minitwit.models import Message, User
 from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
 from minitwit.resolvers.timelines import MessageView, message_by_id
@@ -13,9 +15,30 @@ from minitwit.resolvers.validation import is_storable
 
 DEFAULT_MAX_LENGTH = 1000
 
+_POST = (
+    insert(Message)
+    .values(
+        author_id=bindparam("author_id"),
+        text=bindparam("text"),
+        pub_date=bindparam("pub_date"),
+        flagged=False,
+    )
+    .returning(col(Message.id))
+)
+_SET_FLAGGED = (
+    update(Message)
+    .where(col(Message.id) == bindparam("message_id"))
+    .values(
+        flagged=bindparam("flagged"),
+        flagged_by=bindparam("flagged_by"),
+        flagged_at=bindparam("flagged_at"),
+    )
+    .returning(col(Message.id))
+)
+
 
 def post_message(
-    session: Session,
+    tx: Tx,
     *,
     author: User,
     text: str,
@@ -31,15 +54,13 @@ def post_message(
         raise Invalid("The message contains characters that cannot be stored")
     if author.id is None:
         raise ValueError("the author must be a stored user")
-    message = Message(author_id=author.id, text=text, pub_date=int(time.time()))
-    session.add(message)
-    session.flush()
-    if message.id is None:
-        raise RuntimeError("a flushed message has an id")
+    pub_date = int(time.time())
+    values = {"author_id": author.id, "text": text, "pub_date": pub_date}
+    message_id = tx.write((_POST, values)).scalar_one()
     return MessageView(
-        id=message.id,
-        text=message.text,
-        pub_date=message.pub_date,
+        id=message_id,
+        text=text,
+        pub_date=pub_date,
         flagged=False,
         author_id=author.id,
         author_username=author.username,
@@ -48,21 +69,19 @@ def post_message(
     )
 
 
-def set_flagged(
-    session: Session, *, message_id: int, flagged: bool, moderator: User | None
-) -> MessageView:
+def set_flagged(tx: Tx, *, message_id: int, flagged: bool, moderator: User | None) -> MessageView:
     """Flag or unflag a message. ``moderator`` None means the operator, from the CLI."""
     if moderator is not None and not moderator.is_moderator:
         raise Forbidden("Only moderators can flag and unflag messages")
-    message = session.get(Message, message_id)
-    if message is None:
+    values = {
+        "message_id": message_id,
+        "flagged": flagged,
+        "flagged_by": moderator.id if (flagged and moderator is not None) else None,
+        "flagged_at": int(time.time()) if flagged else None,
+    }
+    if tx.write((_SET_FLAGGED, values)).first() is None:
         raise NotFound(f"There is no message {message_id}")
-    message.flagged = flagged
-    message.flagged_by = moderator.id if (flagged and moderator is not None) else None
-    message.flagged_at = int(time.time()) if flagged else None
-    session.add(message)
-    session.flush()
-    view = message_by_id(session, message_id)
+    view = message_by_id(tx, message_id)
     if view is None:
         raise NotFound(f"There is no message {message_id}")
     return view

@@ -4,70 +4,97 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import col
 
+from minitwit.db import Tx
 from minitwit.models import Follower, User
-from minitwit.resolvers.accounts import require_user
+from minitwit.resolvers.accounts import USER_COLUMNS, require_user, user_from_row
 from minitwit.resolvers.errors import Invalid
 
 FOLLOW_LIST_MAX = 10_000
 
+_FOLLOW = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Follower)
+    .values(
+        who_id=bindparam("who_id"),
+        whom_id=bindparam("whom_id"),
+        followed_at=bindparam("followed_at"),
+    )
+    .on_conflict_do_nothing()
+    for dialect in (postgresql, sqlite)
+}
+_UNFOLLOW = delete(Follower).where(
+    col(Follower.who_id) == bindparam("who_id"), col(Follower.whom_id) == bindparam("whom_id")
+)
+_FOLLOWING_IDS = select(col(Follower.whom_id)).where(col(Follower.who_id) == bindparam("who_id"))
+_FOLLOWING = (
+    select(*USER_COLUMNS)
+    .join(Follower, col(Follower.whom_id) == col(User.id))
+    .where(col(Follower.who_id) == bindparam("user_id"))
+    .order_by(col(Follower.followed_at), col(Follower.whom_id))
+    .limit(bindparam("limit"))
+)
+_NAMED = User.__table__.alias("named")  # type: ignore[attr-defined]
+_FOLLOWING_BY_NAME = (
+    select(*USER_COLUMNS)
+    .join(Follower, col(Follower.whom_id) == col(User.id))
+    .where(
+        col(Follower.who_id)
+        == select(_NAMED.c.id).where(_NAMED.c.username == bindparam("username")).scalar_subquery()
+    )
+    .order_by(col(Follower.followed_at), col(Follower.whom_id))
+    .limit(bindparam("limit"))
+)
+_FOLLOWERS = (
+    select(*USER_COLUMNS)
+    .join(Follower, col(Follower.who_id) == col(User.id))
+    .where(col(Follower.whom_id) == bindparam("user_id"))
+    .order_by(col(Follower.followed_at), col(Follower.who_id))
+    .limit(bindparam("limit"))
+)
 
-def follow(session: Session, *, who: User, whom_name: str) -> User:
-    """``who`` follows ``whom_name``; following twice changes nothing."""
-    whom = require_user(session, whom_name)
+
+def follow(tx: Tx, *, who: User, whom: User | str) -> User:
+    """``who`` follows ``whom`` (a user, or a name to look up); following twice changes
+    nothing."""
+    whom = require_user(tx, whom) if isinstance(whom, str) else whom
     if whom.id == who.id:
         raise Invalid("You cannot follow yourself")
     values = {"who_id": who.id, "whom_id": whom.id, "followed_at": int(time.time())}
-    dialect = session.get_bind().dialect.name
-    statement = (
-        postgresql.insert(Follower).values(values).on_conflict_do_nothing()
-        if dialect == "postgresql"
-        else sqlite.insert(Follower).values(values).on_conflict_do_nothing()
-        if dialect == "sqlite"
-        else insert(Follower).values(values)
-    )
-    session.connection().execute(statement)
+    tx.write((_FOLLOW[tx.dialect.name], values))
     return whom
 
 
-def unfollow(session: Session, *, who: User, whom_name: str) -> User:
-    """``who`` no longer follows ``whom_name``; unfollowing a stranger changes nothing."""
-    whom = require_user(session, whom_name)
-    session.connection().execute(
-        delete(Follower).where(col(Follower.who_id) == who.id, col(Follower.whom_id) == whom.id)
-    )
+def unfollow(tx: Tx, *, who: User, whom: User | str) -> User:
+    """``who`` no longer follows ``whom`` (a user, or a name to look up); unfollowing a
+    stranger changes nothing."""
+    whom = require_user(tx, whom) if isinstance(whom, str) else whom
+    tx.write((_UNFOLLOW, {"who_id": who.id, "whom_id": whom.id}))
     return whom
 
 
-def following_ids(session: Session, *, who_id: int) -> set[int]:
-    rows = session.connection().execute(
-        select(col(Follower.whom_id)).where(col(Follower.who_id) == who_id)
-    )
-    return {row[0] for row in rows}
+def following_ids(tx: Tx, *, who_id: int) -> set[int]:
+    return {row[0] for row in tx.execute(_FOLLOWING_IDS, {"who_id": who_id})}
 
 
-def following(session: Session, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
+def following(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """The users ``user_id`` follows, in the order they were followed."""
-    statement = (
-        select(User)
-        .join(Follower, col(Follower.whom_id) == col(User.id))
-        .where(col(Follower.who_id) == user_id)
-        .order_by(col(Follower.followed_at), col(Follower.whom_id))
-        .limit(limit)
-    )
-    return list(session.scalars(statement))
+    rows = tx.execute(_FOLLOWING, {"user_id": user_id, "limit": limit})
+    return [user_from_row(row) for row in rows]
 
 
-def followers(session: Session, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
+def following_by_name(tx: Tx, *, username: str, limit: int = FOLLOW_LIST_MAX) -> list[User]:
+    """``following`` of the user with this name, in one statement when they follow anyone;
+    an unknown name is NotFound."""
+    rows = tx.execute(_FOLLOWING_BY_NAME, {"username": username, "limit": limit}).all()
+    if not rows:
+        require_user(tx, username)
+    return [user_from_row(row) for row in rows]
+
+
+def followers(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """The users who follow ``user_id``, in the order they started."""
-    statement = (
-        select(User)
-        .join(Follower, col(Follower.who_id) == col(User.id))
-        .where(col(Follower.whom_id) == user_id)
-        .order_by(col(Follower.followed_at), col(Follower.who_id))
-        .limit(limit)
-    )
-    return list(session.scalars(statement))
+    rows = tx.execute(_FOLLOWERS, {"user_id": user_id, "limit": limit})
+    return [user_from_row(row) for row in rows]

@@ -11,11 +11,25 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select, tuple_
-from sqlmodel import Session, col
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    not_,
+    or_,
+    select,
+    tuple_,
+)
+from sqlmodel import col
 
+from minitwit.db import Tx
 from minitwit.models import Follower, Message, User
+from minitwit.resolvers.accounts import require_user
 from minitwit.resolvers.errors import Invalid
 from minitwit.resolvers.validation import INT32_MAX, INT64_MAX, INT64_MIN
 
@@ -62,12 +76,33 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return pub_date, message_id
 
 
-def _timeline(
-    session: Session, where: ColumnElement[bool], *, limit: int, after: str | None
-) -> Page:
-    if limit <= 0:
-        return Page(items=(), has_next=False)
-    statement = (
+Kind = Literal["public", "user", "user_named", "home", "flagged", "one"]
+
+
+def _where(kind: Kind) -> ColumnElement[bool]:
+    not_flagged = not_(col(Message.flagged))
+    if kind == "public":
+        return not_flagged
+    if kind == "user":
+        return and_(col(Message.author_id) == bindparam("user_id"), not_flagged)
+    if kind == "user_named":
+        named = User.__table__.alias("named")  # type: ignore[attr-defined]
+        author = select(named.c.id).where(named.c.username == bindparam("username"))
+        return and_(col(Message.author_id) == author.scalar_subquery(), not_flagged)
+    if kind == "home":
+        viewer_id: BindParameter[int] = bindparam("user_id")
+        followed = select(col(Follower.whom_id)).where(col(Follower.who_id) == viewer_id)
+        by = col(Message.author_id)
+        return and_(or_(by == viewer_id, by.in_(followed)), not_flagged)
+    if kind == "flagged":
+        return col(Message.flagged).is_(True)
+    return col(Message.id) == bindparam("message_id")
+
+
+@cache
+def _statement(kind: Kind, paged: bool) -> Select[*tuple[Any, ...]]:
+    """One statement per timeline and paging, built once: each page is one round trip."""
+    statement: Select[*tuple[Any, ...]] = (
         select(
             col(Message.id),
             col(Message.text),
@@ -79,45 +114,60 @@ def _timeline(
             col(User.is_moderator),
         )
         .join(User, col(User.id) == col(Message.author_id))
-        .where(where)
+        .where(_where(kind))
         .order_by(col(Message.pub_date).desc(), col(Message.id).desc())
-        .limit(limit + 1)
+        .limit(bindparam("limit"))
     )
-    if after is not None:
+    if paged:
         statement = statement.where(
-            tuple_(col(Message.pub_date), col(Message.id)) < tuple_(*decode_cursor(after))
+            tuple_(col(Message.pub_date), col(Message.id))
+            < tuple_(bindparam("after_pub_date"), bindparam("after_id"))
         )
-    rows = session.connection().execute(statement).all()
-    # Message.id is Optional only before a row is stored; a selected id is never NULL.
-    items = [MessageView(*row) for row in rows[:limit]]  # type: ignore[arg-type]
+    return statement
+
+
+def _timeline(tx: Tx, kind: Kind, *, limit: int, after: str | None, **params: Any) -> Page:
+    if limit <= 0:
+        return Page(items=(), has_next=False)
+    params["limit"] = limit + 1
+    if after is not None:
+        params["after_pub_date"], params["after_id"] = decode_cursor(after)
+    rows = tx.execute(_statement(kind, after is not None), params).all()
+    items = [
+        MessageView(m_id, text, pub_date, bool(flagged), author_id, name, email, bool(moderator))
+        for m_id, text, pub_date, flagged, author_id, name, email, moderator in rows[:limit]
+    ]
     return Page(items=items, has_next=len(rows) > limit)
 
 
-def public_timeline(session: Session, *, limit: int, after: str | None = None) -> Page:
-    return _timeline(session, not_(col(Message.flagged)), limit=limit, after=after)
+def public_timeline(tx: Tx, *, limit: int, after: str | None = None) -> Page:
+    return _timeline(tx, "public", limit=limit, after=after)
 
 
-def user_timeline(session: Session, *, user_id: int, limit: int, after: str | None = None) -> Page:
-    where = and_(col(Message.author_id) == user_id, not_(col(Message.flagged)))
-    return _timeline(session, where, limit=limit, after=after)
+def user_timeline(tx: Tx, *, user_id: int, limit: int, after: str | None = None) -> Page:
+    return _timeline(tx, "user", limit=limit, after=after, user_id=user_id)
 
 
-def home_timeline(session: Session, *, user_id: int, limit: int, after: str | None = None) -> Page:
+def user_timeline_by_name(tx: Tx, *, username: str, limit: int) -> Page:
+    """A user's timeline found by name, in one statement when it has messages; an unknown
+    name is NotFound."""
+    page = _timeline(tx, "user_named", limit=limit, after=None, username=username)
+    if not page.items:
+        require_user(tx, username)
+    return page
+
+
+def home_timeline(tx: Tx, *, user_id: int, limit: int, after: str | None = None) -> Page:
     """The user's own messages and those of everyone they follow."""
-    followed = select(col(Follower.whom_id)).where(col(Follower.who_id) == user_id)
-    where = and_(
-        or_(col(Message.author_id) == user_id, col(Message.author_id).in_(followed)),
-        not_(col(Message.flagged)),
-    )
-    return _timeline(session, where, limit=limit, after=after)
+    return _timeline(tx, "home", limit=limit, after=after, user_id=user_id)
 
 
-def flagged_messages(session: Session, *, limit: int, after: str | None = None) -> Page:
-    return _timeline(session, col(Message.flagged).is_(True), limit=limit, after=after)
+def flagged_messages(tx: Tx, *, limit: int, after: str | None = None) -> Page:
+    return _timeline(tx, "flagged", limit=limit, after=after)
 
 
-def message_by_id(session: Session, message_id: int) -> MessageView | None:
-    page = _timeline(session, col(Message.id) == message_id, limit=1, after=None)
+def message_by_id(tx: Tx, message_id: int) -> MessageView | None:
+    page = _timeline(tx, "one", limit=1, after=None, message_id=message_id)
     return page.items[0] if page.items else None
 
 

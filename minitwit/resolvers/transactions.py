@@ -10,12 +10,12 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from sqlmodel import Session
+from minitwit.db import Tx
 
 
 class Transactions(Protocol):
-    def read(self) -> AbstractContextManager[Session]:
+    def read(self) -> AbstractContextManager[Tx]:
         """A transaction for reading only."""
 
-    def write(self) -> AbstractContextManager[Session]:
+    def write(self) -> AbstractContextManager[Tx]:
         """A transaction that commits when its block ends without an error."""

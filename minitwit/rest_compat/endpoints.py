@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import anyio
 from loguru import logger
-from sqlmodel import Session
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -25,8 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from minitwit.db import Database, is_unavailable
-from minitwit.models import User
+from minitwit.db import Database, Tx, is_unavailable
 from minitwit.resolvers import accounts, latest, messages, social, timelines
 from minitwit.resolvers.errors import DomainError, Forbidden, Invalid, NotFound
 from minitwit.resolvers.timelines import MessageView
@@ -134,7 +132,7 @@ class SimulatorApi:
 
     async def _store(self, received: int | None) -> None:
         if received is not None:
-            await self.db.run_in_session(latest.set_latest, received, write=True)
+            await self.db.run_work(latest.set_latest, received, write=True)
 
     async def store_latest_of_refused(self, scope: Scope) -> None:
         """Store the ``latest`` of a request the app refused before routing (a body over the
@@ -152,16 +150,16 @@ class SimulatorApi:
     async def _act(
         self, received: int | None, func: Callable[..., T], *args: Any, write: bool
     ) -> T:
-        """``func(session, *args)`` and the ``latest`` it came with, in one transaction."""
+        """``func(tx, *args)``, and the ``latest`` it came with stored by its write (or by a
+        write of its own when ``func`` writes nothing): committed together, one round trip."""
 
-        def work(session: Session) -> T:
-            result = func(session, *args)
+        def work(tx: Tx) -> T:
             if received is not None:
-                latest.set_latest(session, received)
-            return result
+                tx.also(latest.store(tx, received))
+            return func(tx, *args)
 
         return await self._storing_latest_on_failure(
-            received, self.db.run_in_session(work, write=write or received is not None)
+            received, self.db.run_work(work, write=write or received is not None)
         )
 
     async def _act_in_steps(self, received: int | None, func: Callable[..., T], **kwargs: Any) -> T:
@@ -194,7 +192,7 @@ class SimulatorApi:
     # -- endpoints ---------------------------------------------------------------------------
 
     async def get_latest(self, request: Request) -> Response:
-        value = await self.db.run_in_session(latest.get_latest)
+        value = await self.db.run_work(latest.get_latest)
         return json_response({"latest": value})
 
     async def register(self, request: Request) -> Response:
@@ -313,12 +311,6 @@ class SimulatorApi:
 # -- the work each endpoint does in its worker thread --------------------------------------
 
 
-def _stored_id(user: User) -> int:
-    if user.id is None:
-        raise RuntimeError("a stored user has an id")
-    return user.id
-
-
 class _LatestOnCommit:
     """Transactions whose every write also stores the request's ``latest``, so an action and
     the id it came with commit together."""
@@ -327,51 +319,54 @@ class _LatestOnCommit:
         self.db = db
         self.received = received
 
-    def read(self) -> AbstractContextManager[Session]:
-        return self.db.session()
+    def read(self) -> AbstractContextManager[Tx]:
+        return self.db.transaction()
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        with self.db.session(write=True) as session:
-            yield session
+    def write(self) -> Iterator[Tx]:
+        with self.db.transaction(write=True) as tx:
             if self.received is not None:
-                latest.set_latest(session, self.received)
+                tx.also(latest.store(tx, self.received))
+            yield tx
 
 
-def _public_messages(session: Session, limit: int) -> bytes:
-    return _message_list(timelines.public_timeline(session, limit=limit).items)
+def _public_messages(tx: Tx, limit: int) -> bytes:
+    return _message_list(timelines.public_timeline(tx, limit=limit).items)
 
 
-def _user_messages(session: Session, username: str, limit: int) -> bytes:
-    user_id = _stored_id(accounts.require_user(session, username))
-    return _message_list(timelines.user_timeline(session, user_id=user_id, limit=limit).items)
+def _user_messages(tx: Tx, username: str, limit: int) -> bytes:
+    return _message_list(timelines.user_timeline_by_name(tx, username=username, limit=limit).items)
 
 
-def _post_message(session: Session, username: str, content: str | Invalid, max_length: int) -> None:
-    author = accounts.require_user(session, username)
+def _post_message(tx: Tx, username: str, content: str | Invalid, max_length: int) -> None:
+    author = accounts.require_user(tx, username)
     if isinstance(content, Invalid):
         raise content
-    messages.post_message(
-        session, author=author, text=content, max_length=max_length, allow_empty=True
-    )
+    messages.post_message(tx, author=author, text=content, max_length=max_length, allow_empty=True)
 
 
-def _follows(session: Session, username: str, limit: int) -> bytes:
-    user_id = _stored_id(accounts.require_user(session, username))
-    followed = social.following(session, user_id=user_id, limit=limit)
+def _follows(tx: Tx, username: str, limit: int) -> bytes:
+    followed = social.following_by_name(tx, username=username, limit=limit)
     return encode({"follows": [user.username for user in followed]})
 
 
-def _change_follow(session: Session, username: str, action: tuple[bool, str] | Invalid) -> None:
-    who = accounts.require_user(session, username)
+def _change_follow(tx: Tx, username: str, action: tuple[bool, str] | Invalid) -> None:
     if isinstance(action, Invalid):
+        accounts.require_user(tx, username)
         raise action
-    follow, whom = action
-    if follow and whom == who.username:
+    follow, whom_name = action
+    users = accounts.users_by_name(tx, username, whom_name)
+    who = users.get(username)
+    if who is None:
+        raise accounts.no_such_user(username)
+    if follow and whom_name == who.username:
         # The reference stores the pair and answers 204, the simulator wants 204; a user
         # following themselves changes nothing anyway (the home timeline has their messages).
         return
+    whom = users.get(whom_name)
+    if whom is None:
+        raise accounts.no_such_user(whom_name)
     if follow:
-        social.follow(session, who=who, whom_name=whom)
+        social.follow(tx, who=who, whom=whom)
     else:
-        social.unfollow(session, who=who, whom_name=whom)
+        social.unfollow(tx, who=who, whom=whom)

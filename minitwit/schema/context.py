@@ -1,21 +1,20 @@
 """What every GraphQL resolver receives: the request, the database and the viewer.
 
 Execution runs in one worker thread per request (see ``execution``). The context holds at most
-one database session at a time, so a request never needs two pooled connections.
+one database connection at a time, so a request never needs two pooled connections.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
 from starlette.requests import Request
 
-from minitwit.db import Database
+from minitwit.db import Database, Tx
 from minitwit.models import User
 from minitwit.resolvers import sign_ins, social
 from minitwit.resolvers.errors import Forbidden, Unauthenticated
@@ -33,44 +32,51 @@ class Context:
     request: Request
     db: Database
     settings: Settings
-    _session: Session | None = field(default=None, init=False)
+    _tx: Tx | None = field(default=None, init=False)
+    _unit: ExitStack = field(default_factory=ExitStack, init=False)
     _viewer: User | None = field(default=_UNSET, init=False)
     _following_ids: set[int] | None = field(default=None, init=False)
 
-    def query(
-        self, func: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        """``func(session, ...)`` in the request's read session, opened on first use and closed
-        when the request ends. A database error ends that session, so the fields resolved after
-        a failed one (a connection cut by a restart) start afresh instead of inheriting a
-        transaction that can only fail."""
-        if self._session is None:
-            self._session = Session(self.db.engine, expire_on_commit=False)
-        try:
-            return func(self._session, *args, **kwargs)
-        except DBAPIError:
-            self.close()
-            raise
+    def query(self, func: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``func(tx, ...)`` on the request's read connection, taken on first use and given
+        back when the request ends. A database error gives it back, so the fields resolved
+        after a failed one (a connection cut by a restart) start afresh instead of inheriting a
+        connection that can only fail; a read that found its connection dead is tried once
+        more on a new one."""
+        for attempt in (1, 2):
+            if self._tx is None:
+                self._tx = self._unit.enter_context(self.db.transaction())
+            try:
+                return func(self._tx, *args, **kwargs)
+            except DBAPIError as error:
+                self.close(error)
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
-        """A short read transaction of its own, for steps that must not hold one open."""
+    def read(self) -> Iterator[Tx]:
+        """A short unit of its own, for steps that must not hold a connection (hashing)."""
         self.close()
-        with self.db.session() as session:
-            yield session
+        with self.db.transaction() as tx:
+            yield tx
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A write transaction, committed when the block ends; for mutations."""
+    def write(self) -> Iterator[Tx]:
+        """A unit of work that writes, committed when the block ends; for mutations."""
         self.close()
-        with self.db.session(write=True) as session:
-            yield session
+        with self.db.transaction(write=True) as tx:
+            yield tx
         self._following_ids = None
 
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+    def close(self, error: BaseException | None = None) -> None:
+        """Give the read connection back (rolled back when ``error`` ended its use)."""
+        if self._tx is not None:
+            self._tx = None
+            if error is None:
+                self._unit.close()
+            else:
+                self._unit.__exit__(type(error), error, error.__traceback__)
 
     @property
     def viewer(self) -> User | None:
@@ -100,8 +106,8 @@ class Context:
         if user.id is None:
             raise ValueError("only a stored user can sign in")
         self.sign_out()
-        with self.write() as session:
-            token = sign_ins.start(session, user_id=user.id, max_age=self.settings.session_max_age)
+        with self.write() as tx:
+            token = sign_ins.start(tx, user_id=user.id, max_age=self.settings.session_max_age)
         self.request.session[SESSION_KEY] = token
         self._viewer = user
 
@@ -109,8 +115,8 @@ class Context:
         """End this browser's sign-in, so a copy of the cookie signs nobody in either."""
         token = self.request.session.get(SESSION_KEY)
         if isinstance(token, str):
-            with self.write() as session:
-                sign_ins.end(session, token)
+            with self.write() as tx:
+                sign_ins.end(tx, token)
         self.request.session.clear()
         self._viewer = None
         self._following_ids = None

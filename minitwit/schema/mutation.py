@@ -42,9 +42,9 @@ class Mutation:
     def post_message(self, info: Info[Context, None], text: str) -> Message:
         ctx = info.context
         viewer = ctx.require_viewer()
-        with ctx.write() as session:
+        with ctx.write() as tx:
             view = messages.post_message(
-                session, author=viewer, text=text, max_length=ctx.settings.max_message_length
+                tx, author=viewer, text=text, max_length=ctx.settings.max_message_length
             )
         return Message.from_view(view)
 
@@ -52,16 +52,16 @@ class Mutation:
     def follow(self, info: Info[Context, None], username: str) -> User:
         ctx = info.context
         viewer = ctx.require_viewer()
-        with ctx.write() as session:
-            row = social.follow(session, who=viewer, whom_name=username)
+        with ctx.write() as tx:
+            row = social.follow(tx, who=viewer, whom=username)
         return User.from_row(row)
 
     @strawberry.mutation(description="Stop following a user; unfollowing a stranger is fine.")
     def unfollow(self, info: Info[Context, None], username: str) -> User:
         ctx = info.context
         viewer = ctx.require_viewer()
-        with ctx.write() as session:
-            row = social.unfollow(session, who=viewer, whom_name=username)
+        with ctx.write() as tx:
+            row = social.unfollow(tx, who=viewer, whom=username)
         return User.from_row(row)
 
     @strawberry.mutation(description="Hide a message everywhere (moderators).")
@@ -77,8 +77,6 @@ def _set_flagged(info: Info[Context, None], raw_id: str, *, flagged: bool) -> Me
     ctx = info.context
     moderator = ctx.require_moderator()
     message_id = parse_id(raw_id, "message id")
-    with ctx.write() as session:
-        view = messages.set_flagged(
-            session, message_id=message_id, flagged=flagged, moderator=moderator
-        )
+    with ctx.write() as tx:
+        view = messages.set_flagged(tx, message_id=message_id, flagged=flagged, moderator=moderator)
     return Message.from_view(view)
