@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from loguru import logger
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -21,9 +22,10 @@ from minitwit.observability import (
     Metrics,
     RequestMiddleware,
     configure_logging,
+    known_operations,
     send_json_error,
 )
-from minitwit.resolvers import accounts
+from minitwit.resolvers import accounts, latest
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
 from minitwit.web_client import web_routes
@@ -31,17 +33,25 @@ from minitwit.web_client import web_routes
 MAX_BODY_BYTES = 64 * 1024
 READY_TIMEOUT_SECONDS = 2.0
 SESSION_COOKIE = "minitwit_session"
+LATEST_EXPOSITION = (
+    "# HELP minitwit_simulator_latest The last action id the simulator sent (latest).\n"
+    "# TYPE minitwit_simulator_latest gauge\n"
+    "minitwit_simulator_latest {value}\n"
+)
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    metrics = Metrics(known_operations(settings.web_dir))
     db = db or Database(settings)
-    metrics = Metrics()
+    if db.observer is None:
+        db.observer = metrics
+    metrics.pool_size.set(settings.db_pool_size)
     passwords.configure(settings.hash_concurrency)
     # Requests that hash a password wait for one of these on the event loop, before they take
     # a database token: at most this many hash at once and none starve the pool meanwhile.
     hashing = anyio.CapacityLimiter(settings.hash_concurrency)
-    graphql = GraphQLApp(db, settings, hashing, extensions=[metrics.graphql_extension()])
+    graphql = GraphQLApp(db, settings, hashing, observe=metrics.graphql_operation)
     simulator = rest_compat.SimulatorApi(db, settings, hashing)
 
     async def live(request: Request) -> Response:
@@ -55,6 +65,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             logger.warning("readiness check failed: {error}", error=repr(exc))
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        # The simulator's latest is read from the database, so every worker and every
+        # replica reports the same value; without the database it is left out.
+        extra = ""
+        try:
+            with anyio.fail_after(READY_TIMEOUT_SECONDS):
+                value = await db.run_work(latest.get_latest)
+            extra = LATEST_EXPOSITION.format(value=value)
+        except Exception as error:
+            logger.warning("metrics: latest not read: {error}", error=first_line(error))
+        return Response(metrics.exposition(extra), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -70,7 +92,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     routes: list[BaseRoute] = [
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics.endpoint, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *simulator.routes(),
         *_web_routes(settings, db),

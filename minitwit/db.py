@@ -25,9 +25,10 @@ from __future__ import annotations
 import select
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -131,33 +132,64 @@ def _replace_if_closed_by_server(
         raise sa_exc.DisconnectionError("the server closed this pooled connection")
 
 
+class DatabaseObserver(Protocol):
+    """What the metrics hear of the database."""
+
+    def queried(self, kind: str, seconds: float) -> None:
+        """A round trip (``kind`` read or write) took ``seconds``."""
+
+    def waited(self) -> None:
+        """A unit of work waited for a free connection."""
+
+    def committed(self, events: list[str]) -> None:
+        """A unit of work committed, and with it these domain events (``Tx.record``)."""
+
+
 class Tx:
     """One pooled connection, for one unit of work.
 
     ``execute`` runs one statement. ``write`` runs its statements all or nothing; ``also``
     adds statements to the next ``write`` (or to the end of the unit, when nothing else is
     written), so a face can make its own bookkeeping commit with the resolver's work.
+    ``record`` names a domain event that happens if the unit commits.
     """
 
-    def __init__(self, connection: Connection, *, batched: bool) -> None:
+    def __init__(
+        self, connection: Connection, *, batched: bool, observer: DatabaseObserver | None = None
+    ) -> None:
         self.connection = connection
         self.batched = batched  # PostgreSQL in autocommit: one query string per write
+        self.observer = observer
         self.pending: list[Step] = []
+        self.events: list[str] = []
         self.wrote = False
 
     @property
     def dialect(self) -> Dialect:
         return self.connection.dialect
 
+    def record(self, event: str) -> None:
+        self.events.append(event)
+
     def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
-        return self.connection.execute(statement, params)
+        began = time.perf_counter()
+        result = self.connection.execute(statement, params)
+        if self.observer is not None:
+            self.observer.queried("read", time.perf_counter() - began)
+        return result
 
     def also(self, *steps: Step) -> None:
         self.pending.extend(steps)
 
     def write(self, *steps: Step) -> CursorResult[Any]:
         """Run ``steps`` (after any pending ones) atomically; the last one's result."""
-        steps = (*self.pending, *steps)
+        began = time.perf_counter()
+        result = self._write((*self.pending, *steps))
+        if self.observer is not None:
+            self.observer.queried("write", time.perf_counter() - began)
+        return result
+
+    def _write(self, steps: Sequence[Step]) -> CursorResult[Any]:
         self.pending.clear()
         if not steps:
             raise ValueError("nothing to write")
@@ -213,8 +245,14 @@ def compiled_for(statement: Executable, dialect: Dialect) -> Compiled:
 class Database:
     """The engine, plus the thread limiter that keeps database work off the event loop."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine | None = None,
+        observer: DatabaseObserver | None = None,
+    ) -> None:
         self.settings = settings
+        self.observer = observer
         self.engine = engine or make_engine(settings)
         self.batched = self.engine.dialect.name == "postgresql"
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
@@ -234,7 +272,7 @@ class Database:
         on PostgreSQL too (for the command line; it costs a BEGIN and a COMMIT)."""
         bind = self.transactional_engine if atomic else self.write_engine if write else self.engine
         with bind.connect() as connection:
-            tx = Tx(connection, batched=self.batched and not atomic)
+            tx = Tx(connection, batched=self.batched and not atomic, observer=self.observer)
             try:
                 yield tx
                 tx.finish()
@@ -242,6 +280,8 @@ class Database:
             except BaseException:
                 connection.rollback()
                 raise
+        if tx.events and self.observer is not None:
+            self.observer.committed(tx.events)
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -277,6 +317,8 @@ class Database:
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         """Run ``func(*args)`` in a worker thread that may use one pooled connection."""
+        if self.observer is not None and self.limiter.available_tokens == 0:
+            self.observer.waited()
         return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
 
     async def run_work(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:

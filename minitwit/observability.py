@@ -15,12 +15,12 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -28,11 +28,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 
+from minitwit import __version__
 from minitwit.db import first_line
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer
@@ -49,7 +48,9 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         logger.add(_json_sink, level=level.upper(), format="{message}")
     else:
         logger.add(sys.stderr, level=level.upper())
-    logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
+    # The standard library's loggers filter at the same level, so records below it are never
+    # made; at level 0 uvicorn would also wrap the app in its per-message TRACE logger.
+    logging.basicConfig(handlers=[_InterceptHandler()], level=level.upper(), force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "strawberry"):
         logging.getLogger(name).handlers = [_InterceptHandler()]
         logging.getLogger(name).propagate = False
@@ -85,72 +86,161 @@ class _InterceptHandler(logging.Handler):
 
 
 class Metrics:
-    """The service's metrics, in a registry of its own (one per app, so tests do not clash)."""
+    """The service's metrics, in a registry of its own (one per app, so tests do not clash).
 
-    def __init__(self) -> None:
+    ``known_operations`` are the GraphQL operation names that get a label of their own (the
+    web client's); any other name counts as ``other``, so no client can grow the label set.
+    It also observes the database (``minitwit.db.DatabaseObserver``): query durations,
+    waits for a connection and the domain events that committed.
+    """
+
+    def __init__(self, known_operations: frozenset[str] = frozenset()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.known_operations = known_operations
+        registry = self.registry
         self.requests = Counter(
             "minitwit_http_requests",
             "HTTP requests handled, by route template and status.",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=registry,
         )
         self.latency = Histogram(
             "minitwit_http_request_duration_seconds",
             "Time from request start to the end of the response.",
             ["method", "route"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=registry,
         )
         self.in_flight = Gauge(
             "minitwit_http_requests_in_flight",
             "Requests being handled now.",
-            registry=self.registry,
+            registry=registry,
             multiprocess_mode="livesum",
         )
         self.graphql_operations = Counter(
             "minitwit_graphql_operations",
             "GraphQL operations, by type and outcome.",
             ["operation_type", "status"],
-            registry=self.registry,
+            registry=registry,
+        )
+        self.graphql_named = Histogram(
+            "minitwit_graphql_operation_duration_seconds",
+            "GraphQL operations by name (the web client's, else other) and outcome.",
+            ["operation", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.pool_checked_out = Gauge(
             "minitwit_db_pool_checked_out",
             "Database connections in use.",
-            registry=self.registry,
+            registry=registry,
             multiprocess_mode="livesum",
         )
+        self.pool_size = Gauge(
+            "minitwit_db_pool_size",
+            "Database connections each worker process may hold.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.pool_waits = Counter(
+            "minitwit_db_pool_waits",
+            "Units of database work that waited for a free connection.",
+            registry=registry,
+        )
+        self.query_duration = Histogram(
+            "minitwit_db_query_duration_seconds",
+            "Round trips to the database, reads and writes.",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._query_kinds = {kind: self.query_duration.labels(kind) for kind in ("read", "write")}
+        self.events = {
+            event: Counter(f"minitwit_{name}", help_text, registry=registry)
+            for event, name, help_text in EVENTS
+        }
+        self.sign_ins = Counter(
+            "minitwit_sign_ins",
+            "Sign-in attempts, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.build_info = Gauge(
+            "minitwit_build_info",
+            "The running version and git revision (always 1).",
+            ["version", "revision"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.build_info.labels(__version__, build_revision()).set(1)
+        self.started = Gauge(
+            "minitwit_process_start_time_seconds",
+            "When this worker process started (Unix time).",
+            registry=registry,
+            multiprocess_mode="min",
+        )
+        self.started.set(time.time())
 
-    def exposition(self) -> bytes:
+    # -- minitwit.db.DatabaseObserver ------------------------------------------------------
+
+    def queried(self, kind: str, seconds: float) -> None:
+        self._query_kinds[kind].observe(seconds)
+
+    def waited(self) -> None:
+        self.pool_waits.inc()
+
+    def committed(self, events: list[str]) -> None:
+        for event in events:
+            counter = self.events.get(event)
+            if counter is not None:
+                counter.inc()
+            elif event in SIGN_IN_OUTCOMES:
+                self.sign_ins.labels(SIGN_IN_OUTCOMES[event]).inc()
+
+    # -- GraphQL -------------------------------------------------------------------------
+
+    def graphql_operation(self, kind: str, name: str | None, outcome: str, seconds: float) -> None:
+        self.graphql_operations.labels(kind, outcome).inc()
+        label = name if name in self.known_operations else "other"
+        self.graphql_named.labels(label, outcome).observe(seconds)
+
+    def exposition(self, extra: str = "") -> bytes:
         if self.multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+            return generate_latest(registry) + extra.encode()
+        return generate_latest(self.registry) + extra.encode()
 
-    async def endpoint(self, request: Request) -> Response:
-        return Response(self.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    def graphql_extension(self) -> type[SchemaExtension]:
-        counter = self.graphql_operations
+# (domain event, counter name, help): what resolvers record and the counters that count it
+EVENTS = (
+    ("user_registered", "users_registered", "Users who signed up."),
+    ("message_posted", "messages_posted", "Messages posted."),
+    ("followed", "follows", "Follow actions."),
+    ("unfollowed", "unfollows", "Unfollow actions."),
+    ("message_flagged", "messages_flagged", "Messages flagged by moderators."),
+    ("message_unflagged", "messages_unflagged", "Messages unflagged by moderators."),
+)
 
-        class GraphQLMetrics(SchemaExtension):
-            """Counts operations by type and by whether they returned errors."""
 
-            def on_operation(self) -> Iterator[None]:
-                yield
-                context = self.execution_context
-                try:
-                    kind = context.operation_type.value
-                except RuntimeError:
-                    kind = "invalid"
-                errors = context.result is not None and bool(context.result.errors)
-                if context.pre_execution_errors:
-                    kind, errors = "invalid", True
-                counter.labels(kind, "error" if errors else "ok").inc()
+SIGN_IN_OUTCOMES = {"signed_in": "succeeded", "sign_in_failed": "failed"}
 
-        return GraphQLMetrics
+
+def build_revision() -> str:
+    """The git revision the image was built from (``MINITWIT_REVISION``), else unknown."""
+    return os.environ.get("MINITWIT_REVISION", "unknown")[:40] or "unknown"
+
+
+def known_operations(web_dir: Path) -> frozenset[str]:
+    """The names of the GraphQL operations the web client sends, read from its scripts."""
+    names: set[str] = set()
+    for script in web_dir.rglob("*.js"):
+        names.update(_OPERATION_NAME.findall(script.read_text(encoding="utf-8")))
+    return frozenset(names)
+
+
+_OPERATION_NAME = re.compile(r"\b(?:query|mutation|subscription)\s+([A-Z][A-Za-z0-9_]*)")
 
 
 def route_template(scope: Scope) -> str:

@@ -133,6 +133,7 @@ def create_user(tx: Tx, *, username: str, email: str, pw_hash: str) -> User:
         row = tx.write((_CREATE, values)).one()
     except IntegrityError:
         raise Conflict(USERNAME_TAKEN) from None
+    tx.record("user_registered")
     return user_from_row(row)
 
 

@@ -57,6 +57,7 @@ def post_message(
     pub_date = int(time.time())
     values = {"author_id": author.id, "text": text, "pub_date": pub_date}
     message_id = tx.write((_POST, values)).scalar_one()
+    tx.record("message_posted")
     return MessageView(
         id=message_id,
         text=text,
@@ -81,6 +82,7 @@ def set_flagged(tx: Tx, *, message_id: int, flagged: bool, moderator: User | Non
     }
     if tx.write((_SET_FLAGGED, values)).first() is None:
         raise NotFound(f"There is no message {message_id}")
+    tx.record("message_flagged" if flagged else "message_unflagged")
     view = message_by_id(tx, message_id)
     if view is None:
         raise NotFound(f"There is no message {message_id}")

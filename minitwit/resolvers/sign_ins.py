@@ -44,6 +44,7 @@ def start(tx: Tx, *, user_id: int, max_age: int) -> str:
     values = {"token_hash": _digest(token), "user_id": user_id, "now": now}
     # Expired sign-ins of everyone go here: cheap on the index, and no timer needed.
     tx.write((_DELETE_EXPIRED, {"now": now}), (_START, {**values, "expires_at": now + max_age}))
+    tx.record("signed_in")
     return token
 
 

@@ -64,6 +64,7 @@ def follow(tx: Tx, *, who: User, whom: User | str) -> User:
         raise Invalid("You cannot follow yourself")
     values = {"who_id": who.id, "whom_id": whom.id, "followed_at": int(time.time())}
     tx.write((_FOLLOW[tx.dialect.name], values))
+    tx.record("followed")
     return whom
 
 
@@ -72,6 +73,7 @@ def unfollow(tx: Tx, *, who: User, whom: User | str) -> User:
     stranger changes nothing."""
     whom = require_user(tx, whom) if isinstance(whom, str) else whom
     tx.write((_UNFOLLOW, {"who_id": who.id, "whom_id": whom.id}))
+    tx.record("unfollowed")
     return whom
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -10,21 +9,13 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException  # what Strawberry'
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
 from strawberry.http import GraphQLRequestData
 
 from minitwit.db import Database
 from minitwit.resolvers.validation import is_storable
 from minitwit.schema.context import Context
-from minitwit.schema.execution import ThreadedSchema
-from minitwit.schema.limits import MAX_TOKENS, Inspector, Limits, ListField
+from minitwit.schema.execution import OperationObserver, ThreadedSchema
+from minitwit.schema.limits import Inspector, Limits, ListField
 from minitwit.schema.mutation import HASHING_FIELDS, Mutation
 from minitwit.schema.query import Query
 from minitwit.schema.types import FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX
@@ -66,9 +57,7 @@ DATABASE_FIELDS = frozenset(
 
 
 def build_schema(
-    db: Database,
-    hashing: anyio.CapacityLimiter,
-    extensions: Sequence[type[SchemaExtension]] = (),
+    db: Database, hashing: anyio.CapacityLimiter, observe: OperationObserver | None = None
 ) -> ThreadedSchema:
     return ThreadedSchema(
         query=Query,
@@ -76,14 +65,7 @@ def build_schema(
         limiter=db.limiter,
         hashing=hashing,
         inspector=Inspector(request_limits(db.settings)),
-        extensions=[
-            *extensions,
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: QueryDepthLimiter(max_depth=8),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-        ],
+        observe=observe,
     )
 
 
@@ -95,10 +77,10 @@ class GraphQLApp(GraphQL[Context, None]):
         db: Database,
         settings: Settings,
         hashing: anyio.CapacityLimiter,
-        extensions: Sequence[type[SchemaExtension]] = (),
+        observe: OperationObserver | None = None,
     ) -> None:
         super().__init__(
-            build_schema(db, hashing, extensions),
+            build_schema(db, hashing, observe),
             graphql_ide="graphiql" if not settings.production else None,
             allow_queries_via_get=True,
         )

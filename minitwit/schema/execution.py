@@ -1,34 +1,64 @@
-"""A Strawberry schema whose operations run in a worker thread, never on the event loop.
+"""How a GraphQL operation runs: prepared once per document, executed in a worker thread.
 
-Strawberry's ASGI view awaits ``Schema.execute``; sync resolvers would run on the loop and one
-slow query would stall every request of the worker. Here ``execute`` hands the whole operation
-to ``execute_sync`` in a thread that holds one of the database limiter's tokens.
+Strawberry's own ``execute`` runs its extension hooks, parses and validates every request;
+a validation cache keyed by rules that are built anew per request never hits. Here each
+distinct document (its text and operation name) is prepared once and remembered: parsed
+with a token limit, inspected for cost (``limits``), checked for depth and aliases and
+validated against the schema. A request then only coerces its variables and executes, with
+graphql-core, in a thread that holds one of the database limiter's tokens, so sync resolvers
+never run on the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import partial
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import anyio.to_thread
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, execute, parse, specified_rules
+from strawberry.exceptions import MissingQueryError
+from strawberry.execution import optimized_is_awaitable
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext, ExecutionResult
-from strawberry.types.graphql import OperationType as StrawberryOperationType
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
 
 from minitwit.schema.context import Context
 from minitwit.schema.errors import present
-from minitwit.schema.limits import Inspection, Inspector
+from minitwit.schema.limits import MAX_TOKENS, Inspector
+
+MAX_DEPTH = 8
+MAX_ALIASES = 30
+PREPARED_DOCUMENTS = 512
+
+# ``(operation type or "invalid", operation name or None, outcome, seconds)``, per operation
+OperationObserver = Callable[[str, str | None, str, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What is known of a document before any request runs it."""
+
+    document: DocumentNode | None = None
+    operation_type: OperationType | None = None
+    errors: tuple[GraphQLError, ...] = ()  # syntax, cost, depth, aliases or schema
+    hashes: bool = False
 
 
 class ThreadedSchema(strawberry.Schema):
     """Runs each operation in a thread holding one of ``limiter``'s tokens.
 
-    First ``inspector`` looks at the document (see ``limits``): one that asks too much is
-    refused before anything runs, and one that hashes a password waits, on the event loop and
-    holding nothing, for one of ``hashing``'s tokens. So a burst of sign-ins queues for the
-    CPU without occupying the database tokens every other request needs.
+    A document that asks too much is refused before anything runs, and one that hashes a
+    password waits, on the event loop and holding nothing, for one of ``hashing``'s tokens.
+    So a burst of sign-ins queues for the CPU without occupying the database tokens every
+    other request needs. ``observe`` hears of every operation.
     """
 
     def __init__(
@@ -37,12 +67,36 @@ class ThreadedSchema(strawberry.Schema):
         limiter: anyio.CapacityLimiter,
         hashing: anyio.CapacityLimiter,
         inspector: Inspector,
+        observe: OperationObserver | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = limiter
         self.hashing = hashing
         self.inspector = inspector
+        self.observe = observe
+        self.rules = (
+            *specified_rules,
+            depth_rule(MAX_DEPTH, should_ignore=None),
+            alias_rule(MAX_ALIASES),
+        )
+        self.prepare = lru_cache(maxsize=PREPARED_DOCUMENTS)(self._prepare)
+
+    def _prepare(self, query: str, operation_name: str | None) -> Prepared:
+        try:
+            document = parse(query, max_tokens=MAX_TOKENS)
+        except GraphQLError as error:
+            return Prepared(errors=(error,))
+        inspection = self.inspector.inspect_document(document, operation_name)
+        if inspection.refusal is not None:
+            refusal = GraphQLError(inspection.refusal, extensions={"code": "BAD_REQUEST"})
+            return Prepared(errors=(refusal,))
+        try:
+            operation_type = get_operation_type(document, operation_name)
+        except RuntimeError:
+            return Prepared(document=document)
+        errors = validate_document(self._schema, document, self.rules)
+        return Prepared(document, operation_type, tuple(errors), inspection.hashes)
 
     async def execute(
         self,
@@ -51,55 +105,67 @@ class ThreadedSchema(strawberry.Schema):
         context_value: Any | None = None,
         root_value: Any | None = None,
         operation_name: str | None = None,
-        allowed_operation_types: Iterable[StrawberryOperationType] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        run = partial(
-            self._execute_and_close,
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            allowed_operation_types,
-            operation_extensions,
-        )
-        inspection = (
-            self.inspector.inspect(query, operation_name) if query is not None else Inspection()
-        )
-        if inspection.refusal is not None:
-            return ExecutionResult(
-                data=None,
-                errors=[GraphQLError(inspection.refusal, extensions={"code": "BAD_REQUEST"})],
-            )
-        if inspection.hashes:
-            async with self.hashing:
-                return await anyio.to_thread.run_sync(run, limiter=self.limiter)
-        return await anyio.to_thread.run_sync(run, limiter=self.limiter)
+        began = time.perf_counter()
+        if not query:
+            raise MissingQueryError
+        prepared = self.prepare(query, operation_name)
+        if prepared.errors:
+            return self._refused(prepared, operation_name, began)
+        kind = prepared.operation_type
+        if kind is None:
+            raise CannotGetOperationTypeError(operation_name)
+        if allowed_operation_types is not None and kind not in allowed_operation_types:
+            raise InvalidOperationTypeError(kind)
 
-    def _execute_and_close(
+        def run() -> ExecutionResult:
+            return self._run(prepared, variable_values, context_value, root_value, operation_name)
+
+        if prepared.hashes:
+            async with self.hashing:
+                result = await anyio.to_thread.run_sync(run, limiter=self.limiter)
+        else:
+            result = await anyio.to_thread.run_sync(run, limiter=self.limiter)
+        if self.observe is not None:
+            outcome = "error" if result.errors else "ok"
+            self.observe(kind.value, operation_name, outcome, time.perf_counter() - began)
+        return result
+
+    def _refused(
+        self, prepared: Prepared, operation_name: str | None, began: float
+    ) -> ExecutionResult:
+        errors = list(prepared.errors)
+        self.process_errors(errors)
+        if self.observe is not None:
+            self.observe("invalid", operation_name, "error", time.perf_counter() - began)
+        return ExecutionResult(data=None, errors=errors)
+
+    def _run(
         self,
-        query: str | None,
+        prepared: Prepared,
         variable_values: dict[str, Any] | None,
         context_value: Any | None,
         root_value: Any | None,
         operation_name: str | None,
-        allowed_operation_types: Iterable[StrawberryOperationType] | None,
-        operation_extensions: dict[str, Any] | None,
     ) -> ExecutionResult:
         try:
-            return self.execute_sync(
-                query,
-                variable_values=variable_values,
-                context_value=context_value,
+            result: Any = execute(
+                self._schema,
+                prepared.document,  # type: ignore[arg-type]
                 root_value=root_value,
+                context_value=context_value,
+                variable_values=variable_values,
                 operation_name=operation_name,
-                allowed_operation_types=allowed_operation_types,
-                operation_extensions=operation_extensions,
+                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
             )
         finally:
             if isinstance(context_value, Context):
                 context_value.close()
+        if result.errors:
+            self.process_errors(result.errors)
+        return ExecutionResult(data=result.data, errors=result.errors)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

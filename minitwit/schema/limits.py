@@ -3,7 +3,7 @@
 Depth, tokens and aliases alone do not bound the work: ``followers(first: 1000) { following
 (first: 1000) { ... } }`` is shallow and short but asks for millions of rows, and each
 ``followers`` of each user is a query of its own. So every document is inspected once (the
-result is cached by its text), in one pass that is linear in its size, fragments included:
+result is remembered by the caller), in one pass that is linear in its size, fragments included:
 
 - its size with every fragment spread expanded (Strawberry's own depth and alias limiters walk
   fragments once per spread, which is exponential in fragments that spread others twice);
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -75,17 +75,21 @@ class _Cost:
 
 
 class Inspector:
-    """Inspects documents against ``limits``; ``inspect`` remembers the last 256 answers."""
+    """Inspects documents against ``limits`` (the caller remembers the answers)."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.inspect = lru_cache(maxsize=256)(self._inspect)
 
-    def _inspect(self, query: str, operation_name: str | None) -> Inspection:
+    def inspect(self, query: str, operation_name: str | None) -> Inspection:
+        """``inspect_document`` of ``query``; a document that does not parse passes here
+        (parsing reports it)."""
         try:
             document = parse(query, max_tokens=MAX_TOKENS)
         except GraphQLError:
-            return Inspection()  # Strawberry reports the syntax error or the token limit
+            return Inspection()
+        return self.inspect_document(document, operation_name)
+
+    def inspect_document(self, document: DocumentNode, operation_name: str | None) -> Inspection:
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if operation_name is None and len(operations) > 1:
             return Inspection(
@@ -97,7 +101,7 @@ class Inspector:
             if operation_name is None or (o.name is not None and o.name.value == operation_name)
         ]
         if not chosen:
-            return Inspection()  # Strawberry reports the unknown operation
+            return Inspection()  # the caller reports the unknown operation
         operation = chosen[0]
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)

@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from minitwit.resolvers import accounts, messages, social
+from minitwit.resolvers.errors import Invalid
 from minitwit.resolvers.validation import parse_id
 from minitwit.schema.context import Context
 from minitwit.schema.types import Message, User
@@ -29,7 +30,12 @@ class Mutation:
     @strawberry.mutation(description="Sign in; sets the session cookie.")
     def login(self, info: Info[Context, None], username: str, password: str) -> User:
         ctx = info.context
-        row = accounts.sign_in(ctx, username=username, password=password)
+        try:
+            row = accounts.sign_in(ctx, username=username, password=password)
+        except Invalid:
+            if ctx.db.observer is not None:
+                ctx.db.observer.committed(["sign_in_failed"])
+            raise
         ctx.sign_in(row)
         return User.from_row(row)
 
