@@ -101,7 +101,26 @@ def make_engine(settings: Settings) -> Engine:
         connect_args={"connect_timeout": 5, "application_name": "minitwit"},
     )
     event.listen(engine, "checkout", _replace_if_closed_by_server)
+    _skip_commit_and_rollback_in_autocommit(engine.dialect)
     return engine
+
+
+def _skip_commit_and_rollback_in_autocommit(dialect: Dialect) -> None:
+    """SQLAlchemy calls the driver's commit and rollback after autocommit work too. psycopg2
+    sends nothing then, but each call releases and retakes the GIL, which costs the event
+    loop's thread a wait under load; so they are not made at all in autocommit."""
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if not dbapi_connection.autocommit:
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if not dbapi_connection.autocommit:
+            rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
