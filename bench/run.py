@@ -747,6 +747,18 @@ def rows(results: dict[str, Any]) -> list[Row]:
 
     growth = results.get("growth")
     if growth:
+        seconds = growth["generation"]["large"]["seconds"]
+        out.append(
+            Row(
+                "growth: generating the large data set",
+                "seconds",
+                seconds,
+                None,
+                None,
+                "< 60 s",
+                seconds < 60,
+            )
+        )
         for name, pair in growth["timelines"].items():
             small, large = pair["small"], pair["large"]
             r = ratio(large["p50_ms"], small["p50_ms"])
@@ -870,6 +882,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     suffix = "-quick" if options.quick or options.limit else ""
     path = options.out / f"{stamp}-{results['git']['short']}{suffix}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
+    if "growth" in results:
+        from bench.growth import markdown
+
+        path.with_suffix(".growth.md").write_text(markdown(results["growth"]) + "\n")
     print(f"targets: {results['targets']['pass']} PASS, {results['targets']['miss']} MISS")
     print(f"written: {path}")
     work = results["workloads"]
