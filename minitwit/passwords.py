@@ -6,6 +6,8 @@ bounds how many hashes run at once so a burst of sign-ups cannot starve every ot
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import hmac
 import threading
@@ -23,6 +25,23 @@ def configure(concurrency: int) -> None:
     """Set how many hashes may run at once in this process."""
     global _slots  # one process-wide bound, set once at start-up
     _slots = threading.BoundedSemaphore(concurrency)
+    _return_hash_memory_to_the_system()
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD_BYTES = 1024 * 1024
+
+
+def _return_hash_memory_to_the_system() -> None:
+    """Each argon2 hash allocates 19 MiB. glibc serves such a block with mmap and gives it
+    back when freed, but then raises its mmap threshold, so later blocks come from the heap
+    of whichever worker thread hashed and stay there: a process that hashed on many threads
+    keeps tens of MiB per thread. A fixed threshold keeps large blocks on mmap."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
 
 
 def _bytes(password: str) -> bytes:

@@ -161,7 +161,7 @@ def sign_in(transactions: Transactions, *, username: str, password: str) -> User
 def user_by_name(tx: Tx, username: str) -> User | None:
     if not username or len(username) > USERNAME_MAX_LENGTH or not is_storable(username):
         return None
-    row = tx.execute(_BY_NAME, {"username": username}).first()
+    row = tx.fetch(_BY_NAME, {"username": username}).first()
     return None if row is None else user_from_row(row)
 
 

@@ -21,7 +21,7 @@ _STORE = {
 
 
 def get_latest(tx: Tx) -> int:
-    value = tx.execute(_GET).scalar()
+    value = tx.fetch(_GET, {}).scalar()
     return NOTHING_RECEIVED if value is None else int(value)
 
 

@@ -51,7 +51,7 @@ def start(tx: Tx, *, user_id: int, max_age: int) -> str:
 def user_for(tx: Tx, token: str) -> User | None:
     """The user a token signs in, while it has not expired or been ended."""
     params = {"token_hash": _digest(token), "now": int(time.time())}
-    row = tx.execute(_USER_FOR, params).first()
+    row = tx.fetch(_USER_FOR, params).first()
     return None if row is None else user_from_row(row)
 
 

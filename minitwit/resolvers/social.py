@@ -9,9 +9,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from minitwit.db import Tx
-from minitwit.models import Follower, User
-from minitwit.resolvers.accounts import USER_COLUMNS, require_user, user_from_row
+from minitwit.models import USERNAME_MAX_LENGTH, Follower, User
+from minitwit.resolvers.accounts import USER_COLUMNS, no_such_user, require_user, user_from_row
 from minitwit.resolvers.errors import Invalid
+from minitwit.resolvers.validation import is_storable
 
 FOLLOW_LIST_MAX = 10_000
 
@@ -37,13 +38,14 @@ _FOLLOWING = (
     .limit(bindparam("limit"))
 )
 _NAMED = User.__table__.alias("named")  # type: ignore[attr-defined]
+# The named user joined with whom they follow: no row means no such user, one row of NULLs
+# that they follow nobody; so a user's follows by name are one round trip either way.
 _FOLLOWING_BY_NAME = (
     select(*USER_COLUMNS)
-    .join(Follower, col(Follower.whom_id) == col(User.id))
-    .where(
-        col(Follower.who_id)
-        == select(_NAMED.c.id).where(_NAMED.c.username == bindparam("username")).scalar_subquery()
-    )
+    .select_from(_NAMED)
+    .outerjoin(Follower, col(Follower.who_id) == _NAMED.c.id)
+    .outerjoin(User, col(User.id) == col(Follower.whom_id))
+    .where(_NAMED.c.username == bindparam("username"))
     .order_by(col(Follower.followed_at), col(Follower.whom_id))
     .limit(bindparam("limit"))
 )
@@ -78,25 +80,27 @@ def unfollow(tx: Tx, *, who: User, whom: User | str) -> User:
 
 
 def following_ids(tx: Tx, *, who_id: int) -> set[int]:
-    return {row[0] for row in tx.execute(_FOLLOWING_IDS, {"who_id": who_id})}
+    return {row[0] for row in tx.fetch(_FOLLOWING_IDS, {"who_id": who_id})}
 
 
 def following(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """The users ``user_id`` follows, in the order they were followed."""
-    rows = tx.execute(_FOLLOWING, {"user_id": user_id, "limit": limit})
+    rows = tx.fetch(_FOLLOWING, {"user_id": user_id, "limit": limit})
     return [user_from_row(row) for row in rows]
 
 
 def following_by_name(tx: Tx, *, username: str, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """``following`` of the user with this name, in one statement when they follow anyone;
     an unknown name is NotFound."""
-    rows = tx.execute(_FOLLOWING_BY_NAME, {"username": username, "limit": limit}).all()
+    if not username or len(username) > USERNAME_MAX_LENGTH or not is_storable(username):
+        raise no_such_user(username)
+    rows = tx.fetch(_FOLLOWING_BY_NAME, {"username": username, "limit": max(limit, 1)}).all()
     if not rows:
-        require_user(tx, username)
-    return [user_from_row(row) for row in rows]
+        raise no_such_user(username)
+    return [user_from_row(row) for row in rows[:limit] if row[0] is not None]
 
 
 def followers(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """The users who follow ``user_id``, in the order they started."""
-    rows = tx.execute(_FOLLOWERS, {"user_id": user_id, "limit": limit})
+    rows = tx.fetch(_FOLLOWERS, {"user_id": user_id, "limit": limit})
     return [user_from_row(row) for row in rows]

@@ -132,7 +132,7 @@ def _timeline(tx: Tx, kind: Kind, *, limit: int, after: str | None, **params: An
     params["limit"] = limit + 1
     if after is not None:
         params["after_pub_date"], params["after_id"] = decode_cursor(after)
-    rows = tx.execute(_statement(kind, after is not None), params).all()
+    rows = tx.fetch(_statement(kind, after is not None), params).all()
     items = [
         MessageView(m_id, text, pub_date, bool(flagged), author_id, name, email, bool(moderator))
         for m_id, text, pub_date, flagged, author_id, name, email, moderator in rows[:limit]
