@@ -23,13 +23,13 @@ from minitwit.observability import (
     configure_logging,
     send_json_error,
 )
+from minitwit.readiness import Readiness
 from minitwit.resolvers import accounts
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
 from minitwit.web_client import web_routes
 
 MAX_BODY_BYTES = 64 * 1024
-READY_TIMEOUT_SECONDS = 2.0
 SESSION_COOKIE = "minitwit_session"
 
 
@@ -47,14 +47,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def ready(request: Request) -> Response:
-        try:
-            with anyio.fail_after(READY_TIMEOUT_SECONDS):
-                await db.run(db.ping)
-        except Exception as exc:
-            logger.warning("readiness check failed: {error}", error=repr(exc))
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+    readiness = Readiness(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,11 +58,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             yield
         finally:
             db.dispose()
+            readiness.dispose()
             logger.info("minitwit stopped")
 
     routes: list[BaseRoute] = [
         Route("/health/live", live, methods=["GET"]),
-        Route("/health/ready", ready, methods=["GET"]),
+        Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *simulator.routes(),
