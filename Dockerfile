@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # MiniTwit production image. Build: docker build -t REGISTRY/minitwit:TAG .
-ARG PYTHON_IMAGE=python:3.11-slim
+# An exact version tag: a rebuild gets the same Python and Debian release (bookworm).
+ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
 
 # --- build: install the package and its runtime dependencies into a venv ---
 FROM ${PYTHON_IMAGE} AS build
@@ -11,8 +12,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY . .
-# `pip install .` without extras: no test or dev dependencies reach the image.
-RUN pip install . && pip uninstall --yes pip
+# `pip install .` without extras: no test or dev dependencies reach the image, and every
+# dependency at the exact version of constraints.txt (how to regenerate it: its header).
+RUN pip install --constraint constraints.txt . && pip uninstall --yes pip
 
 # --- runtime: the venv, the static web client, an unprivileged user ---
 FROM ${PYTHON_IMAGE} AS runtime
@@ -21,21 +23,26 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     MINITWIT_ENV=production \
     MINITWIT_WEB_DIR=/app/web
+# postgresql-client (15, bookworm's, the server's major version): pg_dump and pg_restore
+# for `minitwit backup` and `minitwit restore`.
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends postgresql-client-15 \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 minitwit \
     && useradd --system --uid 10001 --gid minitwit --home-dir /app \
        --no-create-home --shell /usr/sbin/nologin minitwit
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY web/ /app/web/
-COPY --chmod=0755 infra/docker/entrypoint.sh /usr/local/bin/minitwit-entrypoint
+COPY --chmod=0755 infra/docker/backup-schedule.sh /usr/local/bin/minitwit-backup-schedule
 # Numeric ids so orchestrators can verify the user is not root.
 USER 10001:10001
 EXPOSE 8000
 STOPSIGNAL SIGTERM
-# slim has no curl; urlopen raises on any non-2xx answer, which exits non-zero.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2)"]
-ENTRYPOINT ["minitwit-entrypoint"]
+# Unhealthy until /health/ready has once answered 200 (schema at the newest migration),
+# then healthy while /health/live answers (minitwit/healthcheck.py; slim has no curl).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
+    CMD ["python", "-m", "minitwit.healthcheck", "8000"]
 # --graceful-timeout stays below the stack's stop_grace_period (30s) so in-flight
 # requests finish before Docker sends SIGKILL.
 CMD ["minitwit", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--graceful-timeout", "25"]

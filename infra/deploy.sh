@@ -2,6 +2,8 @@
 # Deploy MiniTwit to a Docker Swarm and operate it.
 #
 #   infra/deploy.sh deploy      create missing secrets, version configs, docker stack deploy, wait
+#   infra/deploy.sh rollback REVISION
+#                               deploy the image of an earlier revision (git tag or commit)
 #   infra/deploy.sh rollback    roll the web service back to its previous spec
 #   infra/deploy.sh scale N     scale web to N replicas (checks the connection budget)
 #   infra/deploy.sh status      services and recent tasks
@@ -12,6 +14,8 @@
 #   MINITWIT_TAG     image tag (default: the current git commit, short)
 #   STACK_NAME       stack name (default minitwit)
 #   DEPLOY_TIMEOUT   seconds to wait for migrations and the rollout (default 600)
+#   ALERT_WEBHOOK_URL  where Alertmanager posts alerts; needed once, to create the
+#                    alertmanager_webhook_url secret on the first deploy
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,10 +27,12 @@ export MINITWIT_IMAGE="${MINITWIT_IMAGE:-minitwit/minitwit}"
 
 # Keep in step with docker-stack.yml: workers from the Dockerfile CMD,
 # DB_POOL_SIZE and max_connections from the stack.
+# Each worker: DB_POOL_SIZE pooled connections plus one for the readiness check. The reserve:
+# migrate task 2, backup 1, operators 5, superuser_reserved_connections 3.
 WORKERS_PER_REPLICA=2
-CONNECTIONS_PER_WORKER=10
-MAX_CONNECTIONS=120
-CONNECTION_RESERVE=20
+CONNECTIONS_PER_WORKER=11
+MAX_CONNECTIONS=130
+CONNECTION_RESERVE=11
 
 log() { printf '%s deploy: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -68,6 +74,12 @@ ensure_secrets() {
         die "minitwit_db_password exists but minitwit_database_url does not; create it: printf 'postgresql://minitwit:PASSWORD@db:5432/minitwit' | docker secret create minitwit_database_url -"
     fi
 
+    if ! secret_exists alertmanager_webhook_url; then
+        [ -n "${ALERT_WEBHOOK_URL:-}" ] \
+            || die "set ALERT_WEBHOOK_URL (the operators' webhook that Alertmanager posts alerts to) for the first deploy"
+        create_secret alertmanager_webhook_url "$ALERT_WEBHOOK_URL"
+    fi
+
     if ! secret_exists grafana_admin_password; then
         local grafana_password
         grafana_password="$(random_token | cut -c1-24)"
@@ -90,12 +102,21 @@ ensure_node_labels() {
 
 export_config_hashes() {
     NGINX_CONF_HASH="$(file_hash infra/nginx/nginx.conf)"
+    POSTGRES_GUARD_HASH="$(file_hash infra/docker/postgres-guard.sh)"
     PROMETHEUS_CONF_HASH="$(file_hash infra/prometheus/prometheus.yml)"
+    PROMETHEUS_RULES_HASH="$(file_hash infra/prometheus/rules/minitwit.rules.yml)"
+    ALERTMANAGER_CONF_HASH="$(file_hash infra/alertmanager/alertmanager.yml)"
+    BLACKBOX_CONF_HASH="$(file_hash infra/blackbox/blackbox.yml)"
+    LOKI_CONF_HASH="$(file_hash infra/loki/loki.yml)"
+    ALLOY_CONF_HASH="$(file_hash infra/alloy/config.alloy)"
     GRAFANA_DATASOURCE_HASH="$(file_hash infra/grafana/provisioning/datasources/prometheus.yml)"
+    GRAFANA_DATASOURCE_LOKI_HASH="$(file_hash infra/grafana/provisioning/datasources/loki.yml)"
     GRAFANA_PROVIDER_HASH="$(file_hash infra/grafana/provisioning/dashboards/minitwit.yml)"
     GRAFANA_DASHBOARD_HASH="$(file_hash infra/grafana/dashboards/minitwit.json)"
-    export NGINX_CONF_HASH PROMETHEUS_CONF_HASH GRAFANA_DATASOURCE_HASH \
-        GRAFANA_PROVIDER_HASH GRAFANA_DASHBOARD_HASH
+    export NGINX_CONF_HASH POSTGRES_GUARD_HASH PROMETHEUS_CONF_HASH PROMETHEUS_RULES_HASH \
+        ALERTMANAGER_CONF_HASH BLACKBOX_CONF_HASH LOKI_CONF_HASH ALLOY_CONF_HASH \
+        GRAFANA_DATASOURCE_HASH GRAFANA_DATASOURCE_LOKI_HASH GRAFANA_PROVIDER_HASH \
+        GRAFANA_DASHBOARD_HASH
 }
 
 wait_for_migrations() {
@@ -154,6 +175,15 @@ cmd_deploy() {
 }
 
 cmd_rollback() {
+    local revision="${1:-}"
+    if [ -n "$revision" ]; then
+        # The image of an earlier revision, deployed like any other: one command.
+        [[ "$revision" =~ ^[A-Za-z0-9_.-]+$ ]] || die "not an image tag: $revision"
+        log "rolling back to $MINITWIT_IMAGE:$revision (the schema is not downgraded)"
+        MINITWIT_TAG="$revision"
+        cmd_deploy
+        return
+    fi
     log "rolling ${STACK_NAME}_web back to its previous spec (the schema is not downgraded)"
     docker service rollback "${STACK_NAME}_web"
 }
@@ -181,11 +211,11 @@ main() {
     shift || true
     case "$command" in
         deploy) cmd_deploy ;;
-        rollback) cmd_rollback ;;
+        rollback) cmd_rollback "$@" ;;
         scale) cmd_scale "$@" ;;
         status) cmd_status ;;
-        -h | --help | help) sed -n '2,14p' "${BASH_SOURCE[0]}" ;;
-        *) die "unknown command: $command (deploy, rollback, scale N, status)" ;;
+        -h | --help | help) sed -n '2,18p' "${BASH_SOURCE[0]}" ;;
+        *) die "unknown command: $command (deploy, rollback [REVISION], scale N, status)" ;;
     esac
 }
 

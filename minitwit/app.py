@@ -25,13 +25,14 @@ from minitwit.observability import (
     known_operations,
     send_json_error,
 )
+from minitwit.readiness import Readiness
 from minitwit.resolvers import accounts, latest
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
 from minitwit.web_client import web_routes
 
 MAX_BODY_BYTES = 64 * 1024
-READY_TIMEOUT_SECONDS = 2.0
+METRICS_DB_TIMEOUT_SECONDS = 2.0
 SESSION_COOKIE = "minitwit_session"
 LATEST_EXPOSITION = (
     "# HELP minitwit_simulator_latest The last action id the simulator sent (latest).\n"
@@ -57,21 +58,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def live(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def ready(request: Request) -> Response:
-        try:
-            with anyio.fail_after(READY_TIMEOUT_SECONDS):
-                await db.run(db.ping)
-        except Exception as exc:
-            logger.warning("readiness check failed: {error}", error=repr(exc))
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+    readiness = Readiness(settings)
 
     async def metrics_endpoint(request: Request) -> Response:
         # The simulator's latest is read from the database, so every worker and every
         # replica reports the same value; without the database it is left out.
         extra = ""
         try:
-            with anyio.fail_after(READY_TIMEOUT_SECONDS):
+            with anyio.fail_after(METRICS_DB_TIMEOUT_SECONDS):
                 value = await db.run_work(latest.get_latest)
             extra = LATEST_EXPOSITION.format(value=value)
         except Exception as error:
@@ -87,11 +81,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             yield
         finally:
             db.dispose()
+            readiness.dispose()
             logger.info("minitwit stopped")
 
     routes: list[BaseRoute] = [
         Route("/health/live", live, methods=["GET"]),
-        Route("/health/ready", ready, methods=["GET"]),
+        Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *simulator.routes(),

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from minitwit import migrate
+from minitwit import backup, migrate
 from minitwit.db import Database, Tx
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.handler(args)
-    except (DomainError, SettingsError) as exc:
+    except (DomainError, SettingsError, backup.BackupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return result
@@ -73,6 +73,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("path", type=Path)
     importer.set_defaults(handler=_import_legacy)
+
+    dump = commands.add_parser(
+        "backup", help="back the database up to a file (pg_dump custom format, or SQLite)"
+    )
+    dump.add_argument("path", type=Path)
+    dump.set_defaults(handler=_backup)
+    load = commands.add_parser("restore", help="restore a backup made by `minitwit backup`")
+    load.add_argument("path", type=Path)
+    load.add_argument(
+        "--force", action="store_true", help="replace the contents of a database that holds data"
+    )
+    load.set_defaults(handler=_restore)
 
     replay = commands.add_parser("replay", help="replay a simulator scenario against a server")
     rest_replay.add_arguments(replay)
@@ -130,6 +142,16 @@ def _db_current(args: argparse.Namespace) -> int:
         print(migrate.current_revision(database.engine) or "empty")
     finally:
         database.dispose()
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    print(backup.backup(Settings.from_env(), args.path))
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    print(backup.restore(Settings.from_env(), args.path, force=args.force))
     return 0
 
 

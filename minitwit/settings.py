@@ -106,7 +106,9 @@ class Settings:
             if raw:
                 values[key] = raw.strip().lower() in ("1", "true", "yes", "on")
 
-        text("DATABASE_URL", "database_url")
+        database_url = _value_or_file(env, "DATABASE_URL")
+        if database_url:
+            values["database_url"] = database_url
         text("MINITWIT_ENV", "env")
         text("SIMULATOR_AUTH", "simulator_auth")
         text("MINITWIT_REST_PREFIX", "rest_prefix")
@@ -121,14 +123,26 @@ class Settings:
         flag("MINITWIT_MIGRATE_ON_START", "migrate_on_start")
         if env.get("MINITWIT_WEB_DIR"):
             values["web_dir"] = Path(env["MINITWIT_WEB_DIR"])
-        secret = env.get("SECRET_KEY")
-        if not secret and env.get("SECRET_KEY_FILE"):
-            try:
-                secret = Path(env["SECRET_KEY_FILE"]).read_text().strip()
-            except OSError as exc:
-                raise SettingsError(f"SECRET_KEY_FILE cannot be read: {exc}") from None
+        secret = _value_or_file(env, "SECRET_KEY")
         if secret:
             values["secret_key"] = secret
         elif values.get("env") == "production":
             values["secret_key"] = ""
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _value_or_file(env: Mapping[str, str], var: str) -> str | None:
+    """``var`` itself, or else the contents of the file ``var_FILE`` names (a Docker secret),
+    so commands run by hand in a container read the same secrets as the server."""
+    if env.get(var):
+        return env[var]
+    path = env.get(f"{var}_FILE")
+    if not path:
+        return None
+    try:
+        value = Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{var}_FILE cannot be read: {exc}") from None
+    if not value:
+        raise SettingsError(f"{var}_FILE names an empty file: {path}")
+    return value

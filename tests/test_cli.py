@@ -121,6 +121,25 @@ def test_db_upgrade_and_current(database_url: str) -> None:
     assert minitwit("db", "current", env=env).stdout.strip() == head
 
 
+def test_commands_read_the_database_url_from_database_url_file(
+    database_url: str, tmp_path: Path
+) -> None:
+    """As `docker exec TASK minitwit ...` runs them: only the secret's path is in the env."""
+    secret = tmp_path / "minitwit_database_url"
+    secret.write_text(database_url + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "minitwit", "db", "current"],
+        env={**env, "DATABASE_URL_FILE": str(secret)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == migrate.head_revision()
+
+
 def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
     ann = make_user(db, "Ann Smith")
     message_id = make_message(db, ann, "hello", 1)

@@ -25,8 +25,10 @@ APP_METRICS = [
     "minitwit_db_pool_checked_out",
 ]
 POSTGRES_RESERVED_CONNECTIONS = 3
-# Migrations (migrate task and web tasks migrating at start) and operators' sessions.
-CONNECTION_HEADROOM = 20
+# The migrate task (2: engine and advisory lock), pg_dump of the backup service (1) and
+# operators' sessions (5).
+CONNECTION_HEADROOM = 8
+READINESS_CONNECTIONS = 1
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -192,10 +194,24 @@ def test_long_running_services_have_a_healthcheck(services: dict[str, Any], name
     assert healthcheck_command(services[name])
 
 
-def test_web_healthcheck_probes_liveness_on_the_web_port(
+def test_web_healthcheck_waits_for_readiness_on_the_web_port(
     web: dict[str, Any], web_port: int
 ) -> None:
-    assert f"127.0.0.1:{web_port}/health/live" in healthcheck_command(web)
+    """minitwit.healthcheck: ready once (schema at head), then alive (tests/test_healthcheck)."""
+    assert healthcheck_command(web) == f"CMD python -m minitwit.healthcheck {web_port}"
+    # Long enough for the migrate task to finish before a new task counts as failed.
+    assert seconds(web["healthcheck"]["start_period"]) >= 60
+
+
+def test_only_the_migrate_service_migrates(services: dict[str, Any]) -> None:
+    image = services["web"]["image"]
+    for name, spec in services.items():
+        if spec.get("image") != image or name == "migrate":
+            continue
+        command = spec.get("command") or image_cmd()
+        if command[:2] == ["minitwit", "serve"]:
+            assert environment(spec)["MINITWIT_MIGRATE_ON_START"] == "0", name
+    assert environment(services["web"])["MINITWIT_MIGRATE_ON_START"] == "0"
 
 
 def test_web_reads_the_secret_key_from_a_docker_secret(
@@ -253,13 +269,20 @@ def test_postgres_max_connections_covers_every_pool_during_a_rolling_update(
     db_command = " ".join(services["db"]["command"])
     max_connections = int(re.findall(r"max_connections=(\d+)", db_command)[0])
     env = environment(web)
-    # The engine has no overflow: DB_POOL_SIZE is each process's ceiling.
-    per_process = int(env["DB_POOL_SIZE"])
+    # The engine has no overflow: DB_POOL_SIZE is each process's ceiling, plus the readiness
+    # check's own connection (minitwit/readiness.py).
+    per_process = int(env["DB_POOL_SIZE"]) + READINESS_CONNECTIONS
     workers = int(option(web_command, "--workers"))
     # start-first runs one extra replica while the update is in flight.
     peak = (web["deploy"]["replicas"] + 1) * workers * per_process
     budget = peak + POSTGRES_RESERVED_CONNECTIONS + CONNECTION_HEADROOM
     assert budget <= max_connections
+    deploy_sh = (INFRA / "deploy.sh").read_text()
+    assert f"MAX_CONNECTIONS={max_connections}\n" in deploy_sh
+    assert f"CONNECTIONS_PER_WORKER={per_process}\n" in deploy_sh
+    assert (
+        f"CONNECTION_RESERVE={POSTGRES_RESERVED_CONNECTIONS + CONNECTION_HEADROOM}\n" in deploy_sh
+    )
 
 
 def test_prometheus_scrapes_every_web_task_on_the_web_port(
@@ -319,18 +342,19 @@ def test_every_config_file_the_stack_mounts_exists(stack: dict[str, Any]) -> Non
         assert (ROOT / config["file"]).is_file(), name
 
 
-def test_dockerfile_is_multi_stage_on_python_311_slim() -> None:
+def test_dockerfile_is_multi_stage_on_an_exact_python_311_slim() -> None:
     build_args = dict(arg.split("=", 1) for arg in dockerfile_arguments("ARG"))
     images = [line.split()[0] for line in dockerfile_arguments("FROM")]
     stages = [re.sub(r"\$\{(\w+)\}", lambda m: build_args[m.group(1)], image) for image in images]
     assert len(stages) >= 2
-    assert set(stages) == {"python:3.11-slim"}
+    (base,) = set(stages)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base), base
     assert any("--from=" in copy for copy in dockerfile_arguments("COPY"))
 
 
 def test_dockerfile_installs_the_package_without_test_extras() -> None:
     runs = " ".join(dockerfile_arguments("RUN"))
-    assert "pip install ." in runs
+    assert "pip install --constraint constraints.txt ." in runs
     assert "[test]" not in runs
     assert "[dev]" not in runs
 
@@ -341,11 +365,33 @@ def test_dockerfile_runs_as_a_non_root_user() -> None:
     assert users[-1].split(":")[0] not in {"root", "0"}
 
 
-def test_dockerfile_healthcheck_probes_liveness_with_python() -> None:
+def test_dockerfile_healthcheck_is_the_python_module() -> None:
     (healthcheck,) = dockerfile_arguments("HEALTHCHECK")
-    assert "urllib.request" in healthcheck
-    assert "/health/live" in healthcheck
+    assert healthcheck.endswith('CMD ["python", "-m", "minitwit.healthcheck", "8000"]')
     assert "curl" not in healthcheck
+
+
+def test_dockerfile_installs_the_postgresql_client_of_the_servers_major_version(
+    services: dict[str, Any],
+) -> None:
+    runs = " ".join(dockerfile_arguments("RUN"))
+    major = re.match(r"postgres:(\d+)", services["db"]["image"])
+    assert major is not None
+    assert f"postgresql-client-{major.group(1)}" in runs
+
+
+def test_constraints_pin_every_runtime_dependency_exactly() -> None:
+    lines = [
+        line
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][^\s]*", line) for line in lines), lines
+    pinned = {line.split("==")[0].lower().replace("_", "-") for line in lines}
+    text = (ROOT / "pyproject.toml").read_text()
+    block = text[text.index("dependencies = [") : text.index("]", text.index("dependencies = ["))]
+    direct = {re.split(r"[<>=\[]", d)[0].lower() for d in re.findall(r'"([^"]+)"', block)}
+    assert direct <= pinned
 
 
 def test_dockerfile_cmd_is_minitwit_serve_in_exec_form() -> None:
@@ -363,11 +409,15 @@ def test_dockerfile_sets_python_env_and_web_dir() -> None:
     assert any(copy.split()[-1] == "/app/web/" for copy in dockerfile_arguments("COPY"))
 
 
-def test_dockerfile_entrypoint_script_exists() -> None:
-    copies = [c for c in dockerfile_arguments("COPY") if "entrypoint" in c]
-    assert copies
-    source = copies[0].split()[-2]
+def test_dockerfile_has_no_entrypoint_and_ships_the_backup_schedule(
+    services: dict[str, Any],
+) -> None:
+    # Settings read DATABASE_URL_FILE themselves: nothing stands between Docker and the command.
+    assert dockerfile_arguments("ENTRYPOINT") == []
+    copies = [c for c in dockerfile_arguments("COPY") if "backup-schedule" in c]
+    source, target = copies[0].split()[-2:]
     assert (ROOT / source).is_file()
+    assert services["backup"]["command"] == [target.rsplit("/", 1)[1]]
 
 
 def test_dockerignore_keeps_repository_and_local_artefacts_out() -> None:
@@ -398,7 +448,7 @@ def test_grafana_dashboard_uses_the_provisioned_datasource(
     datasources = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
     (datasource,) = datasources["datasources"]
     assert datasource["url"] == "http://prometheus:9090"
-    uids = {p["datasource"]["uid"] for p in dashboard["panels"]}
+    uids = {p["datasource"]["uid"] for p in dashboard["panels"] if p["type"] != "row"}
     assert uids == {datasource["uid"]}
 
 
@@ -416,7 +466,8 @@ def test_grafana_loads_the_dashboard_from_where_the_stack_mounts_it(
     [
         ("bash", "infra/deploy.sh"),
         ("bash", "infra/terraform/scripts/swarm-join-tokens.sh"),
-        ("sh", "infra/docker/entrypoint.sh"),
+        ("sh", "infra/docker/postgres-guard.sh"),
+        ("sh", "infra/docker/backup-schedule.sh"),
     ],
 )
 def test_shell_script_parses(shell: str, script: str) -> None:
@@ -430,3 +481,224 @@ def test_shell_script_parses(shell: str, script: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_service_rotates_its_container_logs(services: dict[str, Any]) -> None:
+    for name, spec in services.items():
+        logging = spec.get("logging")
+        assert logging is not None, name
+        assert logging["driver"] == "json-file", name
+        assert logging["options"]["max-size"], name
+        assert int(logging["options"]["max-file"]) >= 1, name
+
+
+def test_every_image_is_pinned_to_an_exact_version(services: dict[str, Any]) -> None:
+    for name, spec in services.items():
+        image = spec["image"]
+        if image.startswith("${MINITWIT_IMAGE"):
+            continue  # our own image, tagged with the git revision by the pipeline
+        repository, tag = image.rsplit(":", 1)
+        # PostgreSQL's releases are MAJOR.MINOR; everything else here is MAJOR.MINOR.PATCH.
+        version = r"\d+\.\d+" if repository == "postgres" else r"v?\d+\.\d+\.\d+"
+        pattern = rf"{version}(-[a-z0-9]+)*(@sha256:[0-9a-f]{{64}})?"
+        assert re.fullmatch(pattern, tag), (name, image)
+
+
+def test_web_trusts_forwarded_headers_only_from_the_edge_network(
+    stack: dict[str, Any], web: dict[str, Any]
+) -> None:
+    trusted = environment(web)["FORWARDED_ALLOW_IPS"]
+    assert trusted != "*"
+    (subnet,) = [c["subnet"] for c in stack["networks"]["edge"]["ipam"]["config"]]
+    assert trusted == subnet
+
+
+def test_proxy_sets_x_forwarded_for_instead_of_appending_to_the_clients(nginx_conf: str) -> None:
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx_conf
+    assert "$proxy_add_x_forwarded_for" not in nginx_conf
+
+
+def test_grafana_is_published_only_on_its_own_node(services: dict[str, Any]) -> None:
+    grafana = services["grafana"]
+    assert [port["mode"] for port in grafana["ports"]] == ["host"]
+    assert grafana["deploy"]["placement"]["constraints"] == [
+        "node.labels.minitwit.monitoring == true"
+    ]
+    assert grafana["deploy"]["update_config"]["order"] == "stop-first"
+
+
+def test_db_starts_through_the_volume_guard(stack: dict[str, Any]) -> None:
+    db = stack["services"]["db"]
+    (guard,) = [c for c in db["configs"] if c["source"] == "postgres_guard"]
+    assert db["entrypoint"] == [guard["target"].rsplit("/", 1)[1]]
+    assert guard["target"].startswith("/usr/local/bin/")
+    assert stack["configs"]["postgres_guard"]["file"] == "./infra/docker/postgres-guard.sh"
+    assert db["command"][:2] == ["docker-entrypoint.sh", "postgres"]
+    # The guard looks for the marker next to PGDATA, at the root of the mounted volume.
+    pgdata = environment(db)["PGDATA"]
+    mount = db["volumes"][0].split(":")[1]
+    assert pgdata.rsplit("/", 1)[0] == mount
+    cloud_init = (INFRA / "terraform" / "cloud-init" / "manager.yaml.tftpl").read_text()
+    assert 'touch "$mount_point/.minitwit-volume"' in cloud_init
+
+
+def test_backups_go_to_a_volume_other_than_the_databases(stack: dict[str, Any]) -> None:
+    backup = stack["services"]["backup"]
+    volume, target = backup["volumes"][0].split(":")
+    assert environment(backup)["MINITWIT_BACKUP_DIR"] == target
+    device = stack["volumes"][volume]["driver_opts"]["device"]
+    assert device != stack["volumes"]["db-data"]["driver_opts"]["device"]
+    assert "minitwit_database_url" in secret_names(backup)
+    assert int(environment(backup)["MINITWIT_BACKUP_KEEP"]) >= 1
+    main_tf = (INFRA / "terraform" / "main.tf").read_text()
+    assert 'resource "digitalocean_volume" "backups"' in main_tf
+    assert device.split(":-")[1].rstrip("}") in main_tf
+
+
+def test_monitoring_services_share_a_network_with_what_they_read(
+    services: dict[str, Any],
+) -> None:
+    monitoring = {"prometheus", "alertmanager", "blackbox", "node-exporter", "loki", "alloy"}
+    for name in monitoring | {"grafana"}:
+        assert "monitoring" in services[name]["networks"], name
+    assert services["node-exporter"]["deploy"]["mode"] == "global"
+    assert services["alloy"]["deploy"]["mode"] == "global"
+
+
+def test_alloy_reads_the_docker_daemon_and_pushes_to_loki(services: dict[str, Any]) -> None:
+    alloy = services["alloy"]
+    sockets = [v for v in alloy["volumes"] if isinstance(v, dict) and "docker.sock" in v["source"]]
+    assert sockets
+    assert sockets[0]["read_only"] is True
+    config = (INFRA / "alloy" / "config.alloy").read_text()
+    assert 'url = "http://loki:3100/loki/api/v1/push"' in config
+    for field in ("level", "request_id", "route", "status"):
+        assert re.search(rf"\b{field}\s*=", config), field
+    # Labels stay few: only level becomes a stream label.
+    labels = re.search(r"stage\.labels \{\s*values = \{([^}]*)\}", config)
+    assert labels is not None
+    assert labels.group(1).split("=")[0].strip() == "level"
+
+
+def test_loki_keeps_logs_for_a_bounded_time() -> None:
+    loki = yaml.safe_load((INFRA / "loki" / "loki.yml").read_text())
+    assert loki["compactor"]["retention_enabled"] is True
+    hours = int(loki["limits_config"]["retention_period"].removesuffix("h"))
+    assert 24 <= hours <= 90 * 24
+    assert loki["limits_config"]["allow_structured_metadata"] is True
+    assert loki["schema_config"]["configs"][-1]["schema"] == "v13"
+
+
+def test_grafana_has_a_loki_datasource_at_the_loki_service(services: dict[str, Any]) -> None:
+    provisioning = INFRA / "grafana" / "provisioning" / "datasources"
+    (loki,) = yaml.safe_load((provisioning / "loki.yml").read_text())["datasources"]
+    assert loki["type"] == "loki"
+    assert loki["url"] == "http://loki:3100"
+    targets = [c["target"] for c in services["grafana"]["configs"]]
+    assert "/etc/grafana/provisioning/datasources/loki.yml" in targets
+
+
+BUSINESS_AND_DATABASE_METRICS = [
+    "minitwit_users_registered_total",
+    "minitwit_messages_posted_total",
+    "minitwit_follows_total",
+    "minitwit_unfollows_total",
+    "minitwit_messages_flagged_total",
+    "minitwit_messages_unflagged_total",
+    "minitwit_sign_ins_total",
+    "minitwit_db_pool_size",
+    "minitwit_db_pool_checked_out",
+    "minitwit_db_pool_waits_total",
+    "minitwit_db_query_duration_seconds_bucket",
+]
+
+
+@pytest.mark.parametrize("metric", BUSINESS_AND_DATABASE_METRICS)
+def test_grafana_has_business_and_database_rows_for_each_metric(
+    dashboard: dict[str, Any], metric: str
+) -> None:
+    rows = [p for p in dashboard["panels"] if p["type"] == "row"]
+    assert {"Business", "Database"} <= {row["title"] for row in rows}
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert any(re.search(rf"\b{metric}\b", e) for e in expressions)
+
+
+def test_prometheus_loads_the_rules_and_probes_readiness(
+    services: dict[str, Any], web_port: int
+) -> None:
+    targets = {c["target"] for c in services["prometheus"]["configs"]}
+    assert "/etc/prometheus/rules/minitwit.rules.yml" in targets
+    config = yaml.safe_load((INFRA / "prometheus" / "prometheus.yml").read_text())
+    (ready,) = [job for job in config["scrape_configs"] if job["job_name"] == "minitwit-ready"]
+    replacements = [rule.get("replacement") for rule in ready["relabel_configs"]]
+    assert "http://${1}/health/ready" in replacements
+    assert "blackbox:9115" in replacements
+    assert ready["dns_sd_configs"][0]["port"] == web_port
+    blackbox = yaml.safe_load((INFRA / "blackbox" / "blackbox.yml").read_text())
+    assert ready["params"]["module"] == ["minitwit_ready"]
+    assert blackbox["modules"]["minitwit_ready"]["http"]["valid_status_codes"] == [200]
+
+
+def test_too_few_replicas_alert_expects_the_stacks_replica_count(web: dict[str, Any]) -> None:
+    rules = (INFRA / "prometheus" / "rules" / "minitwit.rules.yml").read_text()
+    assert f'count(up{{job="minitwit-web"}} == 1) < {web["deploy"]["replicas"]}' in rules
+
+
+def test_every_config_the_stack_uses_is_hashed_by_deploy_sh(stack: dict[str, Any]) -> None:
+    deploy_sh = (INFRA / "deploy.sh").read_text()
+    for name, config in stack["configs"].items():
+        variable = re.search(r"\$\{(\w+_HASH):-initial\}", config["name"])
+        assert variable is not None, name
+        assert f'{variable.group(1)}="$(file_hash {config["file"].removeprefix("./")})"' in (
+            deploy_sh
+        ), name
+
+
+def test_deploy_sh_refuses_a_scale_over_the_connection_budget() -> None:
+    result = subprocess.run(
+        ["bash", str(INFRA / "deploy.sh"), "scale", "5"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "5 replicas need max_connections >= 143 (have 130)" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / ".github" / "workflows" / "deliver.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def steps_text(job: dict[str, Any]) -> str:
+    return "\n".join(str(step.get("run", "")) + str(step.get("uses", "")) for step in job["steps"])
+
+
+def test_workflow_runs_ci_then_builds_pushes_and_deploys(workflow: dict[str, Any]) -> None:
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert triggers["push"]["branches"] == ["main"]
+    jobs = workflow["jobs"]
+    assert ".ci/run" in steps_text(jobs["test"])
+    assert jobs["build"]["needs"] == "test"
+    build = steps_text(jobs["build"])
+    assert "git rev-parse --short=12 HEAD" in build
+    assert 'docker build -t "$MINITWIT_IMAGE:${{ steps.revision.outputs.tag }}" .' in build
+    assert 'docker push "$MINITWIT_IMAGE:${{ steps.revision.outputs.tag }}"' in build
+    assert jobs["deploy"]["needs"] == "build"
+    assert "infra/deploy.sh deploy" in steps_text(jobs["deploy"])
+    deploy_env = next(s["env"] for s in jobs["deploy"]["steps"] if "env" in s)
+    assert deploy_env["MINITWIT_TAG"] == "${{ needs.build.outputs.tag }}"
+    assert "docker stack deploy" in (INFRA / "deploy.sh").read_text()
+
+
+def test_workflow_rolls_back_to_a_named_revision(workflow: dict[str, Any]) -> None:
+    triggers = workflow.get("on", workflow.get(True))
+    assert "revision" in triggers["workflow_dispatch"]["inputs"]
+    rollback = workflow["jobs"]["rollback"]
+    assert "inputs.revision != ''" in rollback["if"]
+    assert 'infra/deploy.sh rollback "$REVISION"' in steps_text(rollback)
+    assert "inputs.revision == ''" in workflow["jobs"]["test"]["if"]

@@ -44,6 +44,28 @@ def test_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
     assert settings.secret_key == "s3cret-from-a-docker-secret"
 
 
+def test_database_url_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "database_url"
+    secret.write_text("postgresql://minitwit:pw@db:5432/minitwit\n")
+    settings = Settings.from_env({"DATABASE_URL_FILE": str(secret)})
+    assert settings.database_url == "postgresql+psycopg2://minitwit:pw@db:5432/minitwit"
+
+
+def test_database_url_itself_wins_over_the_file(tmp_path: Path) -> None:
+    environ = {"DATABASE_URL": "sqlite:///x.db", "DATABASE_URL_FILE": str(tmp_path / "absent")}
+    assert Settings.from_env(environ).database_url == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize("var", ["DATABASE_URL_FILE", "SECRET_KEY_FILE"])
+def test_an_unreadable_or_empty_secret_file_is_a_clear_error(tmp_path: Path, var: str) -> None:
+    with pytest.raises(SettingsError, match=f"{var} cannot be read"):
+        Settings.from_env({var: str(tmp_path / "absent")})
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(SettingsError, match=f"{var} names an empty file"):
+        Settings.from_env({var: str(empty)})
+
+
 @pytest.mark.parametrize(
     "environ",
     [

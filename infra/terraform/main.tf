@@ -10,6 +10,10 @@ locals {
   pgdata_volume_name = "${var.name}-pgdata"
   # docker-stack.yml mounts this path (MINITWIT_PGDATA_DIR) into the db service.
   pgdata_mount = "/mnt/minitwit_pgdata"
+  # Backups live on a volume of their own (docker-stack.yml: backup, MINITWIT_BACKUP_DIR), so
+  # losing the database's volume does not lose its backups.
+  backups_volume_name = "${var.name}-backups"
+  backups_mount       = "/mnt/minitwit_backups"
   use_tls_lb   = var.dns_zone != ""
   web_fqdn     = var.dns_record == "@" ? var.dns_zone : "${var.dns_record}.${var.dns_zone}"
 }
@@ -41,6 +45,18 @@ resource "digitalocean_volume" "pgdata" {
   }
 }
 
+resource "digitalocean_volume" "backups" {
+  name                    = local.backups_volume_name
+  region                  = var.region
+  size                    = var.backups_volume_size
+  initial_filesystem_type = "ext4"
+  description             = "Backups of MiniTwit's database (pg_dump custom format)"
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
 resource "digitalocean_droplet" "manager" {
   name       = "${var.name}-manager-1"
   region     = var.region
@@ -49,12 +65,14 @@ resource "digitalocean_droplet" "manager" {
   vpc_uuid   = digitalocean_vpc.swarm.id
   ssh_keys   = [digitalocean_ssh_key.deploy.fingerprint]
   tags       = [digitalocean_tag.swarm.id]
-  volume_ids = [digitalocean_volume.pgdata.id]
+  volume_ids = [digitalocean_volume.pgdata.id, digitalocean_volume.backups.id]
   monitoring = true
 
   user_data = templatefile("${path.module}/cloud-init/manager.yaml.tftpl", {
-    pgdata_device = "/dev/disk/by-id/scsi-0DO_Volume_${local.pgdata_volume_name}"
-    pgdata_mount  = local.pgdata_mount
+    pgdata_device  = "/dev/disk/by-id/scsi-0DO_Volume_${local.pgdata_volume_name}"
+    pgdata_mount   = local.pgdata_mount
+    backups_device = "/dev/disk/by-id/scsi-0DO_Volume_${local.backups_volume_name}"
+    backups_mount  = local.backups_mount
   })
 
   lifecycle {

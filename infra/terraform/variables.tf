@@ -85,3 +85,9 @@ variable "dns_record" {
   type        = string
   default     = "minitwit"
 }
+
+variable "backups_volume_size" {
+  description = "Size in GiB of the block-storage volume holding database backups."
+  type        = number
+  default     = 20
+}
