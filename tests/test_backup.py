@@ -71,7 +71,7 @@ def load_scenario(url: str) -> None:
     users: dict[str, User] = {}
     last = 0
     try:
-        with database.session(write=True) as session:
+        with database.transaction(write=True, atomic=True) as tx:
             with shared_file("minitwit_scenario.csv").open(encoding="utf-8") as scenario:
                 for line in scenario:
                     action = Action.parse(line)
@@ -79,14 +79,14 @@ def load_scenario(url: str) -> None:
                     try:
                         if action.kind == "register":
                             users[action.username] = accounts.create_user(
-                                session,
+                                tx,
                                 username=action.username,
                                 email=action.argument,
                                 pw_hash=pw_hash,
                             )
                         elif action.kind == "tweet":
                             messages.post_message(
-                                session,
+                                tx,
                                 author=users[action.username],
                                 text=action.argument,
                                 max_length=10_000,
@@ -94,21 +94,21 @@ def load_scenario(url: str) -> None:
                             )
                         elif action.kind == "follow":
                             social.follow(
-                                session, who=users[action.username], whom_name=action.argument
+                                tx, who=users[action.username], whom=action.argument
                             )
                         else:
                             social.unfollow(
-                                session, who=users[action.username], whom_name=action.argument
+                                tx, who=users[action.username], whom=action.argument
                             )
                     except (DomainError, KeyError):
                         continue  # the scenario's own mistakes (the simulator expects some)
-            first_message = session.execute(select(Message.id).order_by(Message.id)).scalar()
+            first_message = tx.execute(select(Message.id).order_by(Message.id)).scalar()
             assert first_message is not None
-            messages.set_flagged(session, message_id=first_message, flagged=True, moderator=None)
+            messages.set_flagged(tx, message_id=first_message, flagged=True, moderator=None)
             moderator = next(iter(users))
-            accounts.set_moderator(session, username=moderator)
-            sign_ins.start(session, user_id=users[moderator].id or 0, max_age=3600)
-            latest.set_latest(session, last)
+            accounts.set_moderator(tx, username=moderator)
+            sign_ins.start(tx, user_id=users[moderator].id or 0, max_age=3600)
+            latest.set_latest(tx, last)
     finally:
         database.dispose()
 
@@ -181,9 +181,9 @@ def test_a_backup_restored_into_an_empty_database_matches_table_for_table(
     # The restored database is usable: identifiers continue after the restored rows.
     database = Database(Settings(database_url=target))
     try:
-        with database.session(write=True) as session:
-            author = accounts.require_user(session, "Roger Histand")
-            posted = messages.post_message(session, author=author, text="after the restore")
+        with database.transaction(write=True, atomic=True) as tx:
+            author = accounts.require_user(tx, "Roger Histand")
+            posted = messages.post_message(tx, author=author, text="after the restore")
         assert posted.id > source.fingerprint["messages"][0]
         assert migrate.current_revision(database.engine) == migrate.head_revision()
     finally:
@@ -198,8 +198,8 @@ def test_restore_refuses_a_database_that_holds_data_unless_forced(
     target = empty_database(source, request, tmp_path, migrated=True)
     database = Database(Settings(database_url=target))
     try:
-        with database.session(write=True) as session:
-            accounts.create_user(session, username="newcomer", email="n@example.org", pw_hash="x")
+        with database.transaction(write=True, atomic=True) as tx:
+            accounts.create_user(tx, username="newcomer", email="n@example.org", pw_hash="x")
     finally:
         database.dispose()
     before = fingerprint(target)
