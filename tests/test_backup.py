@@ -93,13 +93,9 @@ def load_scenario(url: str) -> None:
                                 allow_empty=True,
                             )
                         elif action.kind == "follow":
-                            social.follow(
-                                tx, who=users[action.username], whom=action.argument
-                            )
+                            social.follow(tx, who=users[action.username], whom=action.argument)
                         else:
-                            social.unfollow(
-                                tx, who=users[action.username], whom=action.argument
-                            )
+                            social.unfollow(tx, who=users[action.username], whom=action.argument)
                     except (DomainError, KeyError):
                         continue  # the scenario's own mistakes (the simulator expects some)
             first_message = tx.execute(select(Message.id).order_by(Message.id)).scalar()
