@@ -11,8 +11,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY . .
-# `pip install .` without extras: no test or dev dependencies reach the image.
-RUN pip install . && pip uninstall --yes pip
+# `pip install .` without extras: no test or dev dependencies reach the image. Every version
+# comes from constraints.txt, the same pins CI tests and audits.
+RUN pip install -c constraints.txt . && pip uninstall --yes pip
 
 # --- runtime: the venv, the static web client, an unprivileged user ---
 FROM ${PYTHON_IMAGE} AS runtime
