@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 SHOWN = [p.text for p in CORPUS if p.must_store and p.id != "spaces-around"]
 HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">'
 MESSAGE_TEXTS = """
-    el => [...el.querySelectorAll('ul.messages > li p')].map(p => p.textContent)
+    () => [...document.querySelectorAll('ul.messages > li p')].map(p => p.textContent)
 """
 MADE_FROM_TEXT = "ul.messages script, ul.messages img[src=x], ul.messages svg, ul.messages b"
 
