@@ -12,9 +12,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY . .
-# `pip install .` without extras: no test or dev dependencies reach the image, and every
-# dependency at the exact version of constraints.txt (how to regenerate it: its header).
-RUN pip install --constraint constraints.txt . && pip uninstall --yes pip
+# `pip install .` without extras: no test or dev dependencies reach the image. Every version
+# comes from constraints.txt, the same pins CI tests and audits.
+RUN pip install -c constraints.txt . && pip uninstall --yes pip
 
 # --- runtime: the venv, the static web client, an unprivileged user ---
 FROM ${PYTHON_IMAGE} AS runtime

@@ -1,4 +1,4 @@
-"""Password hashing: argon2id for new hashes; werkzeug's formats verify for imported users.
+"""Password hashing: argon2id for new hashes; every werkzeug form verifies for imported users.
 
 Hashing is CPU work of tens of milliseconds. Callers run it in worker threads; a semaphore
 bounds how many hashes run at once so a burst of sign-ups cannot starve every other request.
@@ -10,10 +10,12 @@ import ctypes
 import ctypes.util
 import hashlib
 import hmac
+import re
 import threading
+from collections.abc import Callable
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 # OWASP's argon2id recommendation (m=19 MiB, t=2, p=1): about 15-25 ms of one core here.
@@ -56,14 +58,32 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
-    """True when ``password`` matches ``stored_hash`` (argon2 or werkzeug pbkdf2/scrypt)."""
+    """True when ``password`` matches ``stored_hash`` (argon2, or any form werkzeug wrote)."""
     with _slots:
         if stored_hash.startswith("$argon2"):
             try:
                 return _hasher.verify(stored_hash, _bytes(password))
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return False
-        return _verify_werkzeug(stored_hash, password)
+        legacy = _werkzeug_form(stored_hash)
+        if legacy is None:
+            return False
+        digest, expected = legacy
+        try:
+            return hmac.compare_digest(digest(_bytes(password)), expected)
+        except (ValueError, OverflowError, MemoryError):
+            return False
+
+
+def is_verifiable(stored_hash: str) -> bool:
+    """True when ``stored_hash`` is of a form ``verify_password`` can check at all."""
+    if stored_hash.startswith("$argon2"):
+        try:
+            extract_parameters(stored_hash)
+        except InvalidHashError:
+            return False
+        return True
+    return _werkzeug_form(stored_hash) is not None
 
 
 def needs_rehash(stored_hash: str) -> bool:
@@ -85,25 +105,83 @@ def burn_verification_time(password: str) -> None:
     verify_password(_dummy_hash(), password)
 
 
-def _verify_werkzeug(stored_hash: str, password: str) -> bool:
-    """Verify werkzeug's ``method$salt$hexdigest`` hashes (pbkdf2 and scrypt)."""
-    try:
-        method, salt, expected = stored_hash.split("$", 2)
-    except ValueError:
-        return False
+# The digests werkzeug's salted (HMAC) and unsalted forms could name: whatever hashlib.new
+# accepted; the SHAKE functions need a length and werkzeug never passed one.
+_DIGESTS = frozenset(
+    name for name in hashlib.algorithms_guaranteed if not name.startswith("shake_")
+)
+# Well above every default werkzeug shipped (pbkdf2 at most 1,000,000 rounds, scrypt 32 MiB), low
+# enough that a hostile stored hash cannot hold a hashing slot for long or exhaust memory.
+PBKDF2_MAX_ITERATIONS = 4_000_000
+SCRYPT_MAX_MEMORY = 128 * 1024 * 1024
+_ROUNDS = re.compile(r"[1-9][0-9]{0,8}")
+_HEX = re.compile(r"[0-9a-f]+")
+
+Digest = Callable[[bytes], bytes]
+
+
+def _werkzeug_form(stored_hash: str) -> tuple[Digest, bytes] | None:
+    """How to check a hash werkzeug's ``generate_password_hash`` wrote, or None.
+
+    Every form any werkzeug version wrote or checked, as ``method$salt$hash``:
+
+    - ``scrypt:N:r:p`` (2.3 and later): scrypt, 64 bytes, in hex;
+    - ``pbkdf2:DIGEST:ROUNDS`` (0.9 and later): PBKDF2-HMAC, digest-sized, in hex;
+    - ``DIGEST`` with a salt (the default before 0.9, ``sha1$salt$hex``): HMAC keyed with the
+      salt over the password, in hex;
+    - ``DIGEST`` without a salt (``md5$$hex``): the bare digest, which ``check_password_hash``
+      accepted for older data until 2.3;
+    - ``plain`` (``plain$$password``): the password itself, until 2.3.
+
+    The salt and the password are UTF-8, as werkzeug encoded them.
+    """
+    if stored_hash.count("$") < 2:
+        return None
+    method, salt, expected = stored_hash.split("$", 2)
+    salt_bytes = _bytes(salt)
+    if method == "plain":
+        return (lambda password: password), _bytes(expected)
+    if not _HEX.fullmatch(expected):
+        return None
     parts = method.split(":")
-    try:
-        if parts[0] == "pbkdf2" and len(parts) == 3:
-            digest = hashlib.pbkdf2_hmac(
-                parts[1], _bytes(password), salt.encode(), int(parts[2])
-            ).hex()
-        elif parts[0] == "scrypt" and len(parts) == 4:
-            n, r, p = (int(x) for x in parts[1:])
-            digest = hashlib.scrypt(
-                _bytes(password), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
-            ).hex()
-        else:
-            return False
-    except (ValueError, OverflowError):
-        return False
-    return hmac.compare_digest(digest, expected)
+    name = parts[0]
+    if name in _DIGESTS and len(parts) == 1:
+        size = hashlib.new(name).digest_size
+        if len(expected) != 2 * size:
+            return None
+        if salt:
+            return (
+                lambda password: hmac.new(salt_bytes, password, name).hexdigest().encode()
+            ), expected.encode()
+        return (
+            lambda password: hashlib.new(name, password).hexdigest().encode()
+        ), expected.encode()
+    if name == "pbkdf2" and len(parts) == 3 and parts[1] in _DIGESTS:
+        digest_name, rounds_text = parts[1], parts[2]
+        if not salt or not _ROUNDS.fullmatch(rounds_text):
+            return None
+        rounds = int(rounds_text)
+        if rounds > PBKDF2_MAX_ITERATIONS:
+            return None
+        if len(expected) != 2 * hashlib.new(digest_name).digest_size:
+            return None
+        return (
+            lambda password: (
+                hashlib.pbkdf2_hmac(digest_name, password, salt_bytes, rounds).hex().encode()
+            )
+        ), expected.encode()
+    if name == "scrypt" and len(parts) == 4 and all(_ROUNDS.fullmatch(x) for x in parts[1:]):
+        n, r, p = (int(x) for x in parts[1:])
+        memory = 128 * r * (n + p + 2)  # what OpenSSL's scrypt allocates
+        if n < 2 or n & (n - 1) or memory > SCRYPT_MAX_MEMORY or len(expected) != 128:
+            return None
+        return (
+            lambda password: (
+                hashlib.scrypt(
+                    password, salt=salt_bytes, n=n, r=r, p=p, maxmem=memory + 1024 * 1024
+                )
+                .hex()
+                .encode()
+            )
+        ), expected.encode()
+    return None

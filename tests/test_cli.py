@@ -20,6 +20,7 @@ from minitwit.settings import Settings
 from tests.conftest import LiveServer, PostgresDatabases, shared_file
 from tests.factories import make_message, make_user
 from tests.servers import TEST_SECRET, free_port
+from tests.test_passwords import werkzeug_hash
 
 SCENARIO_ROGER_PASSWORD = "]=)[X{Km{z"
 
@@ -246,9 +247,9 @@ def test_import_legacy_skips_rows_it_cannot_store_and_says_which(
     source.executemany(
         "INSERT INTO user (user_id, username, email, pw_hash) VALUES (?, ?, ?, ?)",
         [
-            (1, "good", "good@example.org", "pbkdf2:sha256:50000$salt$00"),
-            (2, "x" * 70, "long@example.org", "pbkdf2:sha256:50000$salt$00"),
-            (3, "no mail", "", "pbkdf2:sha256:50000$salt$00"),
+            (1, "good", "good@example.org", werkzeug_hash("pw", "sha1")),
+            (2, "x" * 70, "long@example.org", werkzeug_hash("pw", "sha1")),
+            (3, "no mail", "", werkzeug_hash("pw", "sha1")),
         ],
     )
     source.executemany(
@@ -278,7 +279,66 @@ def test_import_legacy_skips_rows_it_cannot_store_and_says_which(
     assert "pub_date 253402300800 out of range" in lines[4]
     assert "pub_date None out of range" in lines[5]
     assert "text cannot be stored" in lines[6]
+    assert len(lines) == 7
 
     with LiveServer(create_app(settings)) as live, live.client() as client:
         timeline = client.data("{ publicTimeline { nodes { text author { username } } } }")
     assert timeline["publicTimeline"]["nodes"] == [{"text": "fine", "author": {"username": "good"}}]
+
+
+def test_import_legacy_lists_users_whose_hash_cannot_be_verified_and_sha1_users_sign_in(
+    tmp_path: Path, database_url: str, settings: Settings
+) -> None:
+    legacy = tmp_path / "legacy.db"
+    source = sqlite3.connect(legacy)
+    source.executescript(LEGACY_SCHEMA)
+    source.executemany(
+        "INSERT INTO user (user_id, username, email, pw_hash) VALUES (?, ?, ?, ?)",
+        [
+            (1, "old timer", "old@example.org", werkzeug_hash("hunter2 ☃", "sha1")),
+            (
+                2,
+                "bcrypted",
+                "b@example.org",
+                "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t",
+            ),
+            (3, "rot13", "r@example.org", "rot13$salt$uhagre2"),
+            (4, "bare", "bare@example.org", "a bare password"),
+        ],
+    )
+    source.execute(
+        "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (3, 'kept', 1600000000, 0)"
+    )
+    source.commit()
+    source.close()
+    env = {"DATABASE_URL": database_url}
+
+    result = minitwit("import-legacy", str(legacy), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "imported 4 users (0 already present), 1 messages (0 already present), "
+        "0 follows (0 already present)",
+        "3 imported users cannot sign in: their password hash is of a form MiniTwit cannot verify:",
+        "  user 2: 'bcrypted' (hash form '$2b')",
+        "  user 3: 'rot13' (hash form 'rot13')",
+        "  user 4: 'bare' (hash form 'no method')",
+    ]
+    assert "uhagre2" not in result.stdout  # a hash's salt and digest never reach the output
+    again = minitwit("import-legacy", str(legacy), env=env)
+    assert again.stdout.splitlines()[1:] == result.stdout.splitlines()[1:]
+
+    with LiveServer(create_app(settings)) as live, live.client() as client:
+        login = (
+            "mutation ($u: String!, $p: String!) { login(username: $u, password: $p) { username } }"
+        )
+        assert client.error(login, u="rot13", p="hunter2") == ("Invalid password", "BAD_USER_INPUT")
+        assert client.data(login, u="old timer", p="hunter2 ☃") == {
+            "login": {"username": "old timer"}
+        }
+        with live.db.session() as session:
+            stored = session.connection().exec_driver_sql(
+                "SELECT pw_hash FROM users WHERE username = 'old timer'"
+            )
+            assert stored.scalar_one().startswith("$argon2id$")
+    third = minitwit("import-legacy", str(legacy), env=env)
+    assert third.stdout.splitlines()[1:] == result.stdout.splitlines()[1:]

@@ -354,7 +354,7 @@ def test_dockerfile_is_multi_stage_on_an_exact_python_311_slim() -> None:
 
 def test_dockerfile_installs_the_package_without_test_extras() -> None:
     runs = " ".join(dockerfile_arguments("RUN"))
-    assert "pip install --constraint constraints.txt ." in runs
+    assert "pip install -c constraints.txt ." in runs
     assert "[test]" not in runs
     assert "[dev]" not in runs
 

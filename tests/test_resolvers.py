@@ -10,6 +10,7 @@ from minitwit.models import User
 from minitwit.resolvers import accounts, latest, messages, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.factories import PASSWORD, make_message, make_user
+from tests.test_passwords import werkzeug_hash
 
 
 @pytest.mark.parametrize(
@@ -84,6 +85,23 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
     assert accounts.sign_in(db, username="legacy", password="old pw").id == user.id
+
+
+@pytest.mark.parametrize("method", ["sha1", "md5", "plain", "pbkdf2:sha1:1000", "scrypt:16384:8:1"])
+def test_every_legacy_hash_form_signs_in_once_and_is_upgraded(db: Database, method: str) -> None:
+    legacy_hash = werkzeug_hash("old pw ☃", method)
+    with db.session(write=True) as session:
+        session.add(User(username="legacy", email="l@x.dk", pw_hash=legacy_hash, created_at=0))
+    with pytest.raises(Invalid, match="Invalid password"):
+        accounts.sign_in(db, username="legacy", password="old pw")
+    accounts.sign_in(db, username="legacy", password="old pw ☃")
+    with db.session() as session:
+        user = accounts.user_by_name(session, "legacy")
+    assert user is not None
+    assert user.pw_hash.startswith("$argon2id$")
+    assert accounts.sign_in(db, username="legacy", password="old pw ☃").id == user.id
+    with pytest.raises(Invalid, match="Invalid password"):
+        accounts.sign_in(db, username="legacy", password="old pw")
 
 
 def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -> None:

@@ -1,6 +1,8 @@
 """Import a database of the original MiniTwit (its SQLite ``schema.sql``).
 
-Users keep their werkzeug password hashes (they verify at sign-in and become argon2 then).
+Users keep their werkzeug password hashes (they verify at sign-in and become argon2 then). A
+user whose hash is of a form MiniTwit cannot verify is imported all the same, with their messages
+and follows, and listed: they cannot sign in until an operator gives them a new hash.
 Running the import again adds nothing twice: users are matched by name, messages by author,
 date and text, follows by pair.
 """
@@ -16,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
+from minitwit import passwords
 from minitwit.db import Tx
 from minitwit.models import Follower, Message
 from minitwit.models.tables import PASSWORD_HASH_MAX_LENGTH
@@ -38,6 +41,7 @@ class ImportReport:
     follows: int = 0
     follows_skipped: int = 0
     invalid: list[str] = field(default_factory=list)
+    unverifiable: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         summary = (
@@ -48,6 +52,12 @@ class ImportReport:
         if self.invalid:
             summary += f"\nskipped {len(self.invalid)} rows that cannot be stored:\n" + "\n".join(
                 f"  {reason}" for reason in self.invalid
+            )
+        if self.unverifiable:
+            summary += (
+                f"\n{len(self.unverifiable)} imported users cannot sign in: their password hash"
+                " is of a form MiniTwit cannot verify:\n"
+                + "\n".join(f"  {who}" for who in self.unverifiable)
             )
         return summary
 
@@ -82,6 +92,16 @@ def _user_problem(username: object, email: object, pw_hash: object) -> str | Non
     return None
 
 
+def _form(pw_hash: str) -> str:
+    """The method part of a hash, safe to print: never its salt or digest."""
+    prefix = "$" if pw_hash.startswith("$") else ""  # modular crypt: $2b$..., $argon2id$...
+    rest = pw_hash.removeprefix(prefix)
+    if "$" not in rest:
+        return "no method"
+    method = prefix + rest.split("$", 1)[0]
+    return method[:40] if method.isprintable() else "unprintable"
+
+
 def _id(value: int | None) -> int:
     if value is None:
         raise RuntimeError("a flushed row has an id")
@@ -100,6 +120,12 @@ def _import(tx: Tx, source: sqlite3.Connection) -> ImportReport:
             report.invalid.append(f"user {legacy_id}: {problem}")
             continue
         existing = user_by_name(tx, username)
+        # Listed on every run while it lasts: a second import tells who still cannot sign in.
+        stored_hash = pw_hash if existing is None else existing.pw_hash
+        if not passwords.is_verifiable(stored_hash):
+            report.unverifiable.append(
+                f"user {legacy_id}: {username!r} (hash form {_form(stored_hash)!r})"
+            )
         if existing is not None and existing.id is not None:
             ids[legacy_id] = existing.id
             report.users_skipped += 1
