@@ -84,13 +84,22 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             readiness.dispose()
             logger.info("minitwit stopped")
 
+    # The signed session cookie, for the routes that sign people in: GraphQL and the pages.
+    session = Middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=settings.production,
+    )
     routes: list[BaseRoute] = [
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[session]),
         *simulator.routes(),
-        *_web_routes(settings, db),
+        *_web_routes(settings, db, session),
     ]
     app = Starlette(
         routes=routes,
@@ -108,14 +117,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
                 timeout=settings.body_timeout,
                 on_refused=simulator.store_latest_of_refused,
             ),
-            Middleware(
-                SessionMiddleware,
-                secret_key=settings.secret_key,
-                session_cookie=SESSION_COOKIE,
-                max_age=settings.session_max_age,
-                same_site="lax",
-                https_only=settings.production,
-            ),
         ],
     )
     app.state.settings = settings
@@ -124,7 +125,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     return app
 
 
-def _web_routes(settings: Settings, db: Database) -> list[BaseRoute]:
+def _web_routes(settings: Settings, db: Database, session: Middleware) -> list[BaseRoute]:
     async def user_exists(username: str) -> bool | None:
         try:
             return await db.run_work(lambda tx: accounts.user_by_name(tx, username) is not None)
@@ -134,7 +135,7 @@ def _web_routes(settings: Settings, db: Database) -> list[BaseRoute]:
             logger.warning("{reason}: {error}", reason=UNAVAILABLE, error=first_line(error))
             return None
 
-    return web_routes(settings.web_dir, user_exists=user_exists)
+    return web_routes(settings.web_dir, user_exists=user_exists, page_middleware=[session])
 
 
 def app_from_env() -> Starlette:
@@ -177,10 +178,18 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declares_body = False
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await self._refuse(scope, send, 413)
-                return
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await self._refuse(scope, send, 413)
+                    return
+                declares_body = value != b"0"
+            elif name == b"transfer-encoding":
+                declares_body = True
+        if not declares_body:  # nothing to bound: no wrapping
+            await self.app(scope, receive, send)
+            return
         received = 0
         complete = False
         deadline: float | None = None

@@ -164,6 +164,26 @@ class DatabaseObserver(Protocol):
         """A unit of work committed, and with it these domain events (``Tx.record``)."""
 
 
+class Rows(list[tuple[Any, ...]]):
+    """Rows as the driver gave them, with the few ``Result`` methods callers use."""
+
+    def all(self) -> Rows:
+        return self
+
+    def first(self) -> tuple[Any, ...] | None:
+        return self[0] if self else None
+
+    def one(self) -> tuple[Any, ...]:
+        if not self:
+            raise sa_exc.NoResultFound("no row where one was expected")
+        if len(self) > 1:
+            raise sa_exc.MultipleResultsFound("several rows where one was expected")
+        return self[0]
+
+    def scalar(self) -> Any:
+        return self[0][0] if self else None
+
+
 class Tx:
     """One pooled connection, for one unit of work.
 
@@ -199,16 +219,49 @@ class Tx:
 
     def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         """``execute`` for a constant statement (compiled once, see ``compiled_for``): the
-        compiled SQL goes straight to the driver, with no cache key built per call."""
+        compiled SQL goes straight to the driver, with no cache key built per call. On
+        PostgreSQL (autocommit, nothing for SQLAlchemy to track) it goes to the driver's own
+        cursor, and its rows come back as plain tuples (``Rows``)."""
         began = time.perf_counter()
         compiled: Any = compiled_for(statement, self.dialect)
         values: Any = compiled.construct_params(params)
         if compiled.positiontup is not None:
             values = tuple(values[name] for name in compiled.positiontup)
-        result = self.connection.exec_driver_sql(compiled.string, values)
+        if self.batched:
+            result: Any = self._fetch_raw(compiled.string, values)
+        else:
+            result = self.connection.exec_driver_sql(compiled.string, values)
         if self.observer is not None:
             self.observer.queried("read", time.perf_counter() - began)
         return result
+
+    def _fetch_raw(self, sql: str, values: Any) -> Rows:
+        connection: Any = self.connection.connection
+        cursor = connection.cursor()
+        # Listeners of before_cursor_execute (statement counters, tracing) see these
+        # statements as they see SQLAlchemy's own.
+        for listener in self.connection.dispatch.before_cursor_execute:
+            sql, values = listener(self.connection, cursor, sql, values, None, False)
+        try:
+            cursor.execute(sql, values)
+            return Rows(cursor.fetchall() if cursor.description else ())
+        except self.dialect.loaded_dbapi.Error as error:
+            # What SQLAlchemy does for its own executions: a dead connection is invalidated
+            # (and, with it, the pool's older ones), and the error is SQLAlchemy's.
+            disconnect = self.dialect.is_disconnect(error, connection, cursor)
+            if disconnect:
+                self.connection.invalidate(error)
+            raise sa_exc.DBAPIError.instance(
+                sql,
+                values,
+                error,
+                self.dialect.loaded_dbapi.Error,
+                connection_invalidated=disconnect,
+                dialect=self.dialect,
+            ) from error
+        finally:
+            if not cursor.closed:
+                cursor.close()
 
     def also(self, *steps: Step) -> None:
         self.pending.extend(steps)

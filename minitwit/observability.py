@@ -16,6 +16,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         logger.add(_json_sink, level=level.upper(), format="{message}")
     else:
         logger.add(sys.stderr, level=level.upper())
+    global _access  # one process-wide writer, like loguru's sinks
+    _access = AccessLog(json_lines=json_lines, enabled=logger.level(level.upper()).no <= INFO)
     # The standard library's loggers filter at the same level, so records below it are never
     # made; at level 0 uvicorn would also wrap the app in its per-message TRACE logger.
     logging.basicConfig(handlers=[_InterceptHandler()], level=level.upper(), force=True)
@@ -70,6 +73,52 @@ def _json_sink(message: Any) -> None:
         entry["exception"] = "".join(traceback.format_exception(*record["exception"]))
     sys.stdout.write(json.dumps(entry, default=str) + "\n")
     sys.stdout.flush()
+
+
+INFO = logging.INFO
+
+
+class AccessLog:
+    """One line per request. In JSON mode it is written straight to stdout, in the shape of
+    every other JSON line: loguru's record, frame lookup and formatting cost more than the
+    rest of a small request's logging, and this line is written for every request."""
+
+    def __init__(self, *, json_lines: bool, enabled: bool) -> None:
+        self.json_lines = json_lines
+        self.enabled = enabled
+
+    def write(
+        self, request_id: str, method: str, path: str, route: str, status: int, ms: float
+    ) -> None:
+        if not self.enabled:
+            return
+        if not self.json_lines:
+            logger.info(
+                "{method} {path} {status}",
+                method=method,
+                path=path,
+                status=status,
+                route=route,
+                duration_ms=ms,
+            )
+            return
+        entry = {
+            "time": datetime.now(UTC).astimezone().isoformat(),
+            "level": "INFO",
+            "message": f"{method} {path} {status}",
+            "logger": __name__,
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "route": route,
+            "duration_ms": ms,
+        }
+        sys.stdout.write(json.dumps(entry, default=str) + "\n")
+        sys.stdout.flush()
+
+
+_access = AccessLog(json_lines=False, enabled=True)
 
 
 class _InterceptHandler(logging.Handler):
@@ -318,13 +367,8 @@ class RequestMiddleware:
                     self.metrics.latency.labels(method, route).observe(elapsed)
                     if self.pool_usage is not None:
                         self.metrics.pool_checked_out.set(self.pool_usage())
-                    logger.info(
-                        "{method} {path} {status}",
-                        method=method,
-                        path=scope["path"],
-                        status=status,
-                        route=route,
-                        duration_ms=round(elapsed * 1000, 2),
+                    _access.write(
+                        request_id, method, scope["path"], route, status, round(elapsed * 1000, 2)
                     )
         finally:
             self.metrics.in_flight.dec()

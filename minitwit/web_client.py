@@ -8,9 +8,10 @@ matches any single path segment.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -128,11 +129,14 @@ def _page(
 
 
 def web_routes(
-    web_dir: Path | None = None, user_exists: UserExists | None = None
+    web_dir: Path | None = None,
+    user_exists: UserExists | None = None,
+    page_middleware: Sequence[Middleware] = (),
 ) -> list[BaseRoute]:
     """Routes of the web client; mount them after the API routes.
 
     ``user_exists`` lets ``/{username}`` answer 404 for unknown users, as the original does.
+    ``page_middleware`` wraps the pages (not the static files): the session cookie's.
 
     Example::
 
@@ -147,7 +151,13 @@ def web_routes(
         Mount("/static", app=_WithHeaders(static, STATIC_HEADERS), name="static"),
     ]
     routes += [
-        Route(path, _page(root / shell, redirect, user_exists), methods=["GET"], name=f"web_{name}")
+        Route(
+            path,
+            _page(root / shell, redirect, user_exists),
+            methods=["GET"],
+            name=f"web_{name}",
+            middleware=page_middleware,
+        )
         for path, name, shell, redirect in PAGES
     ]
     return routes

@@ -8,6 +8,7 @@ sets), which turns the skip into a failure.
 from __future__ import annotations
 
 import json
+import itertools
 import os
 import shutil
 import threading
@@ -75,6 +76,7 @@ class PostgresDatabases:
         self.prefix = f"minitwit_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.template = f"{self.prefix}_template"
         self.created: list[str] = []
+        self.numbers = itertools.count(1)  # not len(created): drop() shrinks that
         _pg_admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.template)))
         self.created.append(self.template)
         database = Database(Settings(database_url=_pg_url(self.template)))
@@ -82,7 +84,7 @@ class PostgresDatabases:
         database.dispose()
 
     def fresh(self, migrated: bool = True) -> str:
-        name = f"{self.prefix}_{len(self.created)}"
+        name = f"{self.prefix}_{next(self.numbers)}"
         statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
             sql.Identifier(name), sql.Identifier(self.template)
         )

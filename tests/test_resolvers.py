@@ -95,8 +95,8 @@ def test_every_legacy_hash_form_signs_in_once_and_is_upgraded(db: Database, meth
     with pytest.raises(Invalid, match="Invalid password"):
         accounts.sign_in(db, username="legacy", password="old pw")
     accounts.sign_in(db, username="legacy", password="old pw ☃")
-    with db.session() as session:
-        user = accounts.user_by_name(session, "legacy")
+    with db.transaction() as tx:
+        user = accounts.user_by_name(tx, "legacy")
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
     assert accounts.sign_in(db, username="legacy", password="old pw ☃").id == user.id

@@ -29,9 +29,6 @@ USER_COLUMNS = (
     col(User.created_at),
 )
 _BY_NAME = select(*USER_COLUMNS).where(col(User.username) == bindparam("username"))
-_BY_NAMES = select(*USER_COLUMNS).where(
-    col(User.username).in_(bindparam("usernames", expanding=True))
-)
 _CREATE = (
     insert(User)
     .values(
@@ -158,24 +155,16 @@ def sign_in(transactions: Transactions, *, username: str, password: str) -> User
     return user
 
 
+def is_plausible_username(username: str) -> bool:
+    """Whether a user could have this name (else no query is needed to know there is none)."""
+    return bool(username) and len(username) <= USERNAME_MAX_LENGTH and is_storable(username)
+
+
 def user_by_name(tx: Tx, username: str) -> User | None:
-    if not username or len(username) > USERNAME_MAX_LENGTH or not is_storable(username):
+    if not is_plausible_username(username):
         return None
     row = tx.fetch(_BY_NAME, {"username": username}).first()
     return None if row is None else user_from_row(row)
-
-
-def users_by_name(tx: Tx, *usernames: str) -> dict[str, User]:
-    """The users with these names, in one statement; unknown names are left out."""
-    wanted = [
-        name
-        for name in usernames
-        if name and len(name) <= USERNAME_MAX_LENGTH and is_storable(name)
-    ]
-    if not wanted:
-        return {}
-    rows = tx.execute(_BY_NAMES, {"usernames": wanted})
-    return {user.username: user for user in map(user_from_row, rows)}
 
 
 def no_such_user(username: str) -> NotFound:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import BigInteger, Text, bindparam, false, insert, select, update
 from sqlmodel import col
 
 from minitwit.db import Tx
 from minitwit.models import Message, User
+from minitwit.resolvers.accounts import is_plausible_username, no_such_user, require_user
 from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
 from minitwit.resolvers.timelines import MessageView, message_by_id
 from minitwit.resolvers.validation import is_storable
@@ -22,6 +23,19 @@ _POST = (
         text=bindparam("text"),
         pub_date=bindparam("pub_date"),
         flagged=False,
+    )
+    .returning(col(Message.id))
+)
+_POST_AS = (
+    insert(Message)
+    .from_select(
+        ["author_id", "text", "pub_date", "flagged"],
+        select(
+            col(User.id),
+            bindparam("text", type_=Text),
+            bindparam("pub_date", type_=BigInteger),
+            false(),
+        ).where(col(User.username) == bindparam("username")),
     )
     .returning(col(Message.id))
 )
@@ -46,12 +60,7 @@ def post_message(
     allow_empty: bool = False,
 ) -> MessageView:
     """Post ``text`` as ``author``. ``allow_empty``: the simulator's API accepts empty text."""
-    if not allow_empty and not text.strip():
-        raise Invalid("You have to enter a message")
-    if len(text) > max_length:
-        raise Invalid(f"A message can have at most {max_length} characters")
-    if not is_storable(text):
-        raise Invalid("The message contains characters that cannot be stored")
+    validate_text(text, max_length=max_length, allow_empty=allow_empty)
     if author.id is None:
         raise ValueError("the author must be a stored user")
     pub_date = int(time.time())
@@ -68,6 +77,40 @@ def post_message(
         author_email=author.email,
         author_is_moderator=author.is_moderator,
     )
+
+
+def validate_text(text: str, *, max_length: int, allow_empty: bool) -> None:
+    if not allow_empty and not text.strip():
+        raise Invalid("You have to enter a message")
+    if len(text) > max_length:
+        raise Invalid(f"A message can have at most {max_length} characters")
+    if not is_storable(text):
+        raise Invalid("The message contains characters that cannot be stored")
+
+
+def post_message_as(
+    tx: Tx,
+    *,
+    username: str,
+    text: str,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    allow_empty: bool = False,
+) -> int:
+    """Post ``text`` as the user named ``username``, in one statement (the simulator's API);
+    the new message's id. An unknown name is NotFound, before any problem with the text."""
+    try:
+        validate_text(text, max_length=max_length, allow_empty=allow_empty)
+    except Invalid:
+        require_user(tx, username)
+        raise
+    if not is_plausible_username(username):
+        raise no_such_user(username)
+    values = {"username": username, "text": text, "pub_date": int(time.time())}
+    message_id = tx.write((_POST_AS, values)).scalar()
+    if message_id is None:
+        raise no_such_user(username)
+    tx.record("message_posted")
+    return int(message_id)
 
 
 def set_flagged(tx: Tx, *, message_id: int, flagged: bool, moderator: User | None) -> MessageView:

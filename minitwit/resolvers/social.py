@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import BigInteger, Executable, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from minitwit.db import Tx
-from minitwit.models import USERNAME_MAX_LENGTH, Follower, User
-from minitwit.resolvers.accounts import USER_COLUMNS, no_such_user, require_user, user_from_row
+from minitwit.models import Follower, User
+from minitwit.resolvers.accounts import (
+    USER_COLUMNS,
+    is_plausible_username,
+    no_such_user,
+    require_user,
+    user_from_row,
+)
 from minitwit.resolvers.errors import Invalid
-from minitwit.resolvers.validation import is_storable
 
 FOLLOW_LIST_MAX = 10_000
 
@@ -26,6 +32,27 @@ _FOLLOW = {
     .on_conflict_do_nothing()
     for dialect in (postgresql, sqlite)
 }
+_WHO = User.__table__.alias("who")  # type: ignore[attr-defined]
+_WHOM = User.__table__.alias("whom")  # type: ignore[attr-defined]
+_WHO_ID = select(_WHO.c.id).where(_WHO.c.username == bindparam("who_name")).scalar_subquery()
+_WHOM_ID = select(_WHOM.c.id).where(_WHOM.c.username == bindparam("whom_name")).scalar_subquery()
+_PAIR_IDS = select(_WHO_ID, _WHOM_ID)
+_FOLLOW_BY_NAMES = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Follower)
+    .from_select(
+        ["who_id", "whom_id", "followed_at"],
+        select(_WHO.c.id, _WHOM.c.id, bindparam("followed_at", type_=BigInteger)).where(
+            _WHO.c.username == bindparam("who_name"),
+            _WHOM.c.username == bindparam("whom_name"),
+            _WHO.c.id != _WHOM.c.id,
+        ),
+    )
+    .on_conflict_do_nothing()
+    for dialect in (postgresql, sqlite)
+}
+_UNFOLLOW_BY_NAMES = delete(Follower).where(
+    col(Follower.who_id) == _WHO_ID, col(Follower.whom_id) == _WHOM_ID
+)
 _UNFOLLOW = delete(Follower).where(
     col(Follower.who_id) == bindparam("who_id"), col(Follower.whom_id) == bindparam("whom_id")
 )
@@ -79,6 +106,38 @@ def unfollow(tx: Tx, *, who: User, whom: User | str) -> User:
     return whom
 
 
+def follow_by_names(tx: Tx, *, who_name: str, whom_name: str) -> None:
+    """``who_name`` follows ``whom_name``, in one round trip (the simulator's API): unknown
+    names are NotFound, the follower's first; following oneself changes nothing."""
+    if _change_by_names(tx, _FOLLOW_BY_NAMES[tx.dialect.name], who_name, whom_name):
+        tx.record("followed")
+
+
+def unfollow_by_names(tx: Tx, *, who_name: str, whom_name: str) -> None:
+    """``who_name`` no longer follows ``whom_name``, in one round trip; unknown names are
+    NotFound, the follower's first."""
+    _change_by_names(tx, _UNFOLLOW_BY_NAMES, who_name, whom_name)
+    tx.record("unfollowed")
+
+
+def _change_by_names(tx: Tx, change: Executable, who_name: str, whom_name: str) -> bool:
+    """Run ``change`` and read both ids in one write; whether the two are different users."""
+    if not is_plausible_username(who_name):
+        raise no_such_user(who_name)
+    if not is_plausible_username(whom_name):
+        require_user(tx, who_name)
+        raise no_such_user(whom_name)
+    names = {"who_name": who_name, "whom_name": whom_name}
+    values = {**names, "followed_at": int(time.time())}
+    row: Any = tx.write((change, values), (_PAIR_IDS, names)).one()
+    who_id, whom_id = row
+    if who_id is None:
+        raise no_such_user(who_name)
+    if whom_id is None:
+        raise no_such_user(whom_name)
+    return bool(who_id != whom_id)
+
+
 def following_ids(tx: Tx, *, who_id: int) -> set[int]:
     return {row[0] for row in tx.fetch(_FOLLOWING_IDS, {"who_id": who_id})}
 
@@ -92,7 +151,7 @@ def following(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[Use
 def following_by_name(tx: Tx, *, username: str, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """``following`` of the user with this name, in one statement when they follow anyone;
     an unknown name is NotFound."""
-    if not username or len(username) > USERNAME_MAX_LENGTH or not is_storable(username):
+    if not is_plausible_username(username):
         raise no_such_user(username)
     rows = tx.fetch(_FOLLOWING_BY_NAME, {"username": username, "limit": max(limit, 1)}).all()
     if not rows:

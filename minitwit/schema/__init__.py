@@ -18,7 +18,7 @@ from minitwit.schema.execution import OperationObserver, ThreadedSchema
 from minitwit.schema.limits import Inspector, Limits, ListField
 from minitwit.schema.mutation import HASHING_FIELDS, Mutation
 from minitwit.schema.query import Query
-from minitwit.schema.types import FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX
+from minitwit.schema.types import FAST_RESOLVERS, FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX
 from minitwit.settings import Settings
 
 __all__ = ["Context", "GraphQLApp", "build_schema", "request_limits"]
@@ -59,7 +59,7 @@ DATABASE_FIELDS = frozenset(
 def build_schema(
     db: Database, hashing: anyio.CapacityLimiter, observe: OperationObserver | None = None
 ) -> ThreadedSchema:
-    return ThreadedSchema(
+    schema = ThreadedSchema(
         query=Query,
         mutation=Mutation,
         limiter=db.limiter,
@@ -67,6 +67,10 @@ def build_schema(
         inspector=Inspector(request_limits(db.settings)),
         observe=observe,
     )
+    for (type_name, field_name), resolve in FAST_RESOLVERS.items():
+        graphql_type: Any = schema._schema.type_map[type_name]
+        graphql_type.fields[field_name].resolve = resolve
+    return schema
 
 
 class GraphQLApp(GraphQL[Context, None]):
