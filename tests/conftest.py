@@ -7,8 +7,8 @@ sets), which turns the skip into a failure.
 
 from __future__ import annotations
 
-import json
 import itertools
+import json
 import os
 import shutil
 import threading
