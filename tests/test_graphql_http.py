@@ -68,11 +68,11 @@ def test_a_whole_session_sign_up_post_follow_read_home_sign_out(client: GraphQLC
         ("bob was here", "Bob Builder"),
     ]
     user = client.data(
-        '{ user(username: "Bob Builder") { followers { username } followedByViewer'
+        '{ user(username: "Bob Builder") { followers { nodes { username } } followedByViewer'
         " isViewer messages { nodes { text } } } }"
     )["user"]
     assert user == {
-        "followers": [{"username": "ann"}],
+        "followers": {"nodes": [{"username": "ann"}]},
         "followedByViewer": True,
         "isViewer": False,
         "messages": {"nodes": [{"text": "bob was here"}]},
@@ -208,7 +208,9 @@ def test_unexpected_errors_are_masked_for_the_client(server: LiveServer) -> None
     with server.db.engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE followers")
     with server.client() as client:
-        message, code = client.error('{ user(username: "ann") { following { username } } }')
+        message, code = client.error(
+            '{ user(username: "ann") { following { nodes { username } } } }'
+        )
     assert (message, code) == ("Unexpected error.", "INTERNAL_SERVER_ERROR")
 
 
@@ -467,13 +469,14 @@ def test_queries_that_could_return_too_much_are_refused_before_they_run(
     people = [make_user(server.db, f"p{i}") for i in range(3)]
     make_message(server.db, people[0], "hello", 1)
     explosive = [
-        '{ user(username: "p0") { followers(first: 1000) { following(first: 1000)'
-        " { username } } } }",
-        "{ publicTimeline(first: 30) { nodes { author { followers(first: 1000)"
-        " { following(first: 1000) { username } } } } } }",
+        '{ user(username: "p0") { followers(first: 100) { nodes { following(first: 100)'
+        " { nodes { username } } } } } }",
+        "{ publicTimeline(first: 30) { nodes { author { followers(last: 100)"
+        " { edges { node { following(first: 100) { nodes { username } } } } } } } } }",
         "{ "
         + " ".join(
-            f'a{i}: user(username: "p0") {{ followers {{ following {{ username }} }} }}'
+            f'a{i}: user(username: "p0") {{ followers {{ nodes {{ following {{ nodes'
+            f" {{ username }} }} }} }} }}"
             for i in range(20)
         )
         + " }",
@@ -484,8 +487,11 @@ def test_queries_that_could_return_too_much_are_refused_before_they_run(
         assert code == "BAD_REQUEST"
         assert "more than the 10,000 allowed" in message
         assert statements == [], "refused before any database work"
-    fine = '{ user(username: "p0") { followers { username } following { username } } }'
-    assert client.data(fine)["user"] == {"followers": [], "following": []}
+    fine = (
+        '{ user(username: "p0") { followers { nodes { username } }'
+        " following { nodes { username } } } }"
+    )
+    assert client.data(fine)["user"] == {"followers": {"nodes": []}, "following": {"nodes": []}}
 
 
 def test_one_sign_in_per_request(client: GraphQLClient) -> None:

@@ -24,11 +24,11 @@ def post_message(
 ) -> MessageView:
     """Post ``text`` as ``author``. ``allow_empty``: the simulator's API accepts empty text."""
     if not allow_empty and not text.strip():
-        raise Invalid("You have to enter a message")
+        raise Invalid("You have to enter a message", field="text")
     if len(text) > max_length:
-        raise Invalid(f"A message can have at most {max_length} characters")
+        raise Invalid(f"A message can have at most {max_length} characters", field="text")
     if not is_storable(text):
-        raise Invalid("The message contains characters that cannot be stored")
+        raise Invalid("The message contains characters that cannot be stored", field="text")
     if author.id is None:
         raise ValueError("the author must be a stored user")
     message = Message(author_id=author.id, text=text, pub_date=int(time.time()))
@@ -56,7 +56,7 @@ def set_flagged(
         raise Forbidden("Only moderators can flag and unflag messages")
     message = session.get(Message, message_id)
     if message is None:
-        raise NotFound(f"There is no message {message_id}")
+        raise NotFound(f"There is no message {message_id}", field="id")
     message.flagged = flagged
     message.flagged_by = moderator.id if (flagged and moderator is not None) else None
     message.flagged_at = int(time.time()) if flagged else None

@@ -55,6 +55,7 @@ def request_limits(settings: Settings) -> Limits:
 DATABASE_FIELDS = frozenset(
     {
         "user",
+        "node",
         "publicTimeline",
         "homeTimeline",
         "flaggedMessages",
@@ -66,16 +67,21 @@ DATABASE_FIELDS = frozenset(
 
 
 def build_schema(
-    db: Database,
-    hashing: anyio.CapacityLimiter,
+    settings: Settings,
+    *,
+    limiter: anyio.CapacityLimiter | None = None,
+    hashing: anyio.CapacityLimiter | None = None,
     extensions: Sequence[type[SchemaExtension]] = (),
 ) -> ThreadedSchema:
+    """The schema, from settings alone: no database is needed to build (or print) it. The
+    server passes its database's ``limiter`` and its ``hashing`` slots; without them the
+    schema gets limiters of its own, sized by the same settings."""
     return ThreadedSchema(
         query=Query,
         mutation=Mutation,
-        limiter=db.limiter,
-        hashing=hashing,
-        inspector=Inspector(request_limits(db.settings)),
+        limiter=limiter or anyio.CapacityLimiter(settings.db_pool_size),
+        hashing=hashing or anyio.CapacityLimiter(settings.hash_concurrency),
+        inspector=Inspector(request_limits(settings)),
         extensions=[
             *extensions,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -98,7 +104,7 @@ class GraphQLApp(GraphQL[Context, None]):
         extensions: Sequence[type[SchemaExtension]] = (),
     ) -> None:
         super().__init__(
-            build_schema(db, hashing, extensions),
+            build_schema(settings, limiter=db.limiter, hashing=hashing, extensions=extensions),
             graphql_ide="graphiql" if not settings.production else None,
             allow_queries_via_get=True,
         )
