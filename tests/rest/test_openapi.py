@@ -9,16 +9,13 @@ import pytest
 from jsonschema import Draft7Validator
 
 from minitwit.rest_compat import openapi
-from tests.rest.conftest import SIM_HEADERS
-from tests.servers import ServerProcess
-
-pytestmark = pytest.mark.postgres
+from tests.rest.conftest import SIM_HEADERS, RestServer
 
 NAME = "Open Api"
 
 
 @pytest.fixture(scope="module")
-def document(rest_server: ServerProcess) -> dict[str, Any]:
+def document(rest_server: RestServer) -> dict[str, Any]:
     with rest_server.client() as client:
         response = client.get("/openapi.json")
     assert response.status_code == 200
@@ -61,7 +58,7 @@ def test_document_is_openapi_3_and_lists_every_route(document: dict[str, Any]) -
 
 
 def test_real_responses_match_the_document(
-    document: dict[str, Any], rest_server: ServerProcess
+    document: dict[str, Any], rest_server: RestServer
 ) -> None:
     user = NAME.replace(" ", "%20")
     with (

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from minitwit.rest_compat.replay import Action, percentile, plan, read_scenario
-from tests.servers import REPO, ServerProcess, free_port
+from tests.rest.conftest import RestServer
+from tests.servers import REPO, free_port
 
 ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,http://127\.0\.0\.1:\d+,(\d+),(.+)$")
 
@@ -102,10 +103,9 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 0.99) == 0.0
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("workers", ["1", "3"])
 def test_replay_command_passes_with_empty_stdout(
-    rest_server: ServerProcess, tmp_path: Path, workers: str
+    rest_server: RestServer, tmp_path: Path, workers: str
 ) -> None:
     rows = sample_rows(workers)
     scenario = write_scenario(tmp_path / "scenario.csv", rows)
@@ -119,9 +119,8 @@ def test_replay_command_passes_with_empty_stdout(
         assert client.get("/latest").json() == {"latest": 9}
 
 
-@pytest.mark.postgres
 def test_replay_command_prints_errors_in_the_simulators_form(
-    rest_server: ServerProcess, tmp_path: Path
+    rest_server: RestServer, tmp_path: Path
 ) -> None:
     rows: list[tuple[str, ...]] = [
         ("register", "Err Ann", "ann@example.com", "pw"),
