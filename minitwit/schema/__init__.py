@@ -51,11 +51,11 @@ def request_limits(settings: Settings) -> Limits:
 
 
 # Fields whose every resolution queries the database (viewer and followedByViewer are
-# loaded once per request and are not counted).
+# loaded once per request and are not counted); "node(id)" is Query.node, not an edge's node.
 DATABASE_FIELDS = frozenset(
     {
         "user",
-        "node",
+        "node(id)",
         "publicTimeline",
         "homeTimeline",
         "flaggedMessages",

@@ -174,8 +174,22 @@ class _Walk:
         return _Cost(
             fields=1 + inner.fields,
             items=1 + times * inner.items,
-            calls=(name in self.limits.database_fields) + times * inner.calls,
+            calls=self._queries(field) + times * inner.calls,
             hashing=(name in self.limits.hashing_fields) + inner.hashing,
+        )
+
+    def _queries(self, field: FieldNode) -> int:
+        """1 if resolving ``field`` queries the database. ``"name(argument)"`` in
+        ``database_fields`` counts the field only when given that argument: ``node(id:)`` at
+        the root looks up a row, an edge's ``node`` (no arguments) is already loaded."""
+        name = field.name.value
+        if name in self.limits.database_fields:
+            return 1
+        return int(
+            any(
+                f"{name}({argument.name.value})" in self.limits.database_fields
+                for argument in field.arguments or ()
+            )
         )
 
     def _multiplier(self, field: FieldNode) -> int:
