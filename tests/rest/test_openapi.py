@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -95,3 +97,14 @@ def test_real_responses_match_the_document(
         check(document, template, response)
     statuses = {response.status_code for _, response in exchanges}
     assert statuses == {200, 204, 400, 403, 404, 405, 413}
+
+
+def test_the_document_is_the_committed_one() -> None:
+    """The published contract changes only on purpose: regenerate tests/rest/openapi.json with
+    .venv/bin/python -c 'import json; from minitwit.rest_compat import openapi;
+    print(json.dumps(openapi.document(), indent=2, sort_keys=True))' > tests/rest/openapi.json"""
+    committed = json.loads((Path(__file__).parent / "openapi.json").read_text())
+    assert openapi.document() == committed
+    moved = openapi.document("/api", default_no=7)
+    assert sorted(moved["paths"]) == sorted(f"/api{path}" for path in committed["paths"])
+    assert "Default 7." in moved["paths"]["/api/msgs"]["get"]["parameters"][0]["description"]

@@ -109,7 +109,10 @@ def test_replay_command_passes_with_empty_stdout(
 ) -> None:
     rows = sample_rows(workers)
     scenario = write_scenario(tmp_path / "scenario.csv", rows)
-    result = run_replay(rest_server.url, "--scenario", str(scenario), "--workers", workers)
+    # A generous timeout: this test is about the output, not the simulator's 0.3 s.
+    result = run_replay(
+        rest_server.url, "--scenario", str(scenario), "--workers", workers, "--timeout", "30"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
     assert "10 requests" in result.stderr
@@ -130,7 +133,9 @@ def test_replay_command_prints_errors_in_the_simulators_form(
         ("tweet", "Err Ann", "fine"),
     ]
     scenario = write_scenario(tmp_path / "scenario.csv", rows)
-    result = run_replay(rest_server.url, "--scenario", str(scenario), "--limit", "4")
+    result = run_replay(
+        rest_server.url, "--scenario", str(scenario), "--limit", "4", "--timeout", "30"
+    )
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert [ERROR_LINE.match(line).groups() for line in lines] == [  # type: ignore[union-attr]
