@@ -27,15 +27,21 @@ GRAVATAR_MAX_SIZE = 2048
 FOLLOW_LIST_DEFAULT = 100
 FOLLOW_LIST_MAX = 100
 
-FIRST = "How many items to return from the start of the window (default and maximum vary)."
+FIRST = (
+    "How many messages to return, from the newest end of the window: MINITWIT_PAGE_SIZE (30)"
+    " when neither first nor last is given, at most 100."
+)
+LAST = "How many messages to return from the oldest end of the window instead (at most 100)."
+FIRST_PEOPLE = "How many users to return, oldest follow first: 100 when absent, at most 100."
+LAST_PEOPLE = "How many users to return from the newest follow's end instead (at most 100)."
 AFTER = "Return only items after this cursor (an endCursor or an edge's cursor)."
-LAST = "How many items to return from the end of the window, instead of first."
 BEFORE = "Return only items before this cursor (a startCursor or an edge's cursor)."
 
-
 FirstArg = Annotated[int | None, strawberry.argument(description=FIRST)]
-AfterArg = Annotated[str | None, strawberry.argument(description=AFTER)]
 LastArg = Annotated[int | None, strawberry.argument(description=LAST)]
+FirstPeopleArg = Annotated[int | None, strawberry.argument(description=FIRST_PEOPLE)]
+LastPeopleArg = Annotated[int | None, strawberry.argument(description=LAST_PEOPLE)]
+AfterArg = Annotated[str | None, strawberry.argument(description=AFTER)]
 BeforeArg = Annotated[str | None, strawberry.argument(description=BEFORE)]
 
 
@@ -120,9 +126,9 @@ class User(relay.Node):
     def followers(
         self,
         info: Info[Context, None],
-        first: FirstArg = None,
+        first: FirstPeopleArg = None,
         after: AfterArg = None,
-        last: LastArg = None,
+        last: LastPeopleArg = None,
         before: BeforeArg = None,
     ) -> UserConnection:
         window = _follow_window(first, last)
@@ -142,9 +148,9 @@ class User(relay.Node):
     def following(
         self,
         info: Info[Context, None],
-        first: FirstArg = None,
+        first: FirstPeopleArg = None,
         after: AfterArg = None,
-        last: LastArg = None,
+        last: LastPeopleArg = None,
         before: BeforeArg = None,
     ) -> UserConnection:
         window = _follow_window(first, last)
