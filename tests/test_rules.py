@@ -413,3 +413,110 @@ def test_the_message_length_setting_is_the_longest_message_accepted(settings: Se
             assert refused.status_code == 400
             assert refused.json()["error_msg"] == "A message can have at most 10 characters"
             assert [m["content"] for m in rest.get("/msgs").json()] == ["y" * 10, "x" * 10]
+
+
+def legacy_database(path: Path) -> Path:
+    source = sqlite3.connect(path)
+    source.executescript(LEGACY_SCHEMA)
+    source.executemany(
+        "INSERT INTO user VALUES (?, ?, ?, ?)",
+        [
+            (1, "ann", "ann@x.dk", "pbkdf2:sha256:1$s$h"),
+            (2, "bob", "bob@x.dk", "pbkdf2:sha256:1$s$h"),
+            (3, "a/b", "slash@x.dk", "h"),
+            (4, "nomail", "no-at-sign", "h"),
+            (5, "nohash", "n@x.dk", ""),
+            (6, "longhash", "l@x.dk", "h" * 256),
+            (7, 42, "number@x.dk", "h"),  # not text
+            (8, "cid", "cid@x.dk", "h" * 255),
+        ],
+    )
+    source.executemany(
+        "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (?, ?, ?, ?)",
+        [
+            (1, "hello", 100, 0),
+            (2, "hi", 100, 1),
+            (2, "hi", 100, 1),  # the same message twice: imported once
+            (3, "by an invalid user", 100, 0),
+            (1, "bad\x00text", 100, 0),
+            (1, "negative date", -1, 0),
+            (1, "after the year 9999", 253_402_300_800, 0),
+            (1, "last second of 9999", 253_402_300_799, 0),
+            (1, "not a date", "soon", 0),
+            (99, "by nobody", 100, 0),
+            (8, "cid's", 0, 0),
+        ],
+    )
+    source.executemany(
+        "INSERT INTO follower VALUES (?, ?)",
+        [(1, 2), (1, 2), (2, 1), (1, 1), (1, 3), (99, 1), (8, 1)],
+    )
+    source.commit()
+    source.close()
+    return path
+
+
+def test_legacy_import_reports_every_row_and_imports_nothing_twice(
+    db: Database, tmp_path: Path
+) -> None:
+    path = legacy_database(tmp_path / "legacy.db")
+    make_user(db, "cid")  # already present: matched by name
+    with db.session(write=True) as session:
+        first = legacy.import_legacy(session, path)
+    assert (first.users, first.users_skipped) == (2, 1)
+    assert (first.messages, first.messages_skipped) == (4, 1)
+    assert (first.follows, first.follows_skipped) == (3, 0)
+    assert first.invalid == [
+        "user 3: 'a/b': The username may not contain '/' or control characters",
+        "user 4: 'nomail': You have to enter a valid email address",
+        "user 5: 'nohash': unusable password hash",
+        "user 6: 'longhash': unusable password hash",
+        "user 7: no username",
+        "message by user 1: text cannot be stored",
+        "message by user 1: pub_date -1 out of range",
+        "message by user 1: pub_date 253402300800 out of range",
+        "message by user 1: pub_date 'soon' out of range",
+    ]
+    assert str(first) == (
+        "imported 2 users (1 already present), 4 messages (1 already present), "
+        "3 follows (0 already present)\n"
+        "skipped 9 rows that cannot be stored:\n" + "\n".join(f"  {r}" for r in first.invalid)
+    )
+    with db.session() as session:
+        ann = accounts_user(session, "ann")
+        assert ann.pw_hash == "pbkdf2:sha256:1$s$h", "legacy hashes are kept for sign-in"
+        texts = [m.text for m in timelines.public_timeline(session, limit=20).items]
+        assert texts == ["last second of 9999", "hello", "cid's"]
+        assert [m.text for m in timelines.flagged_messages(session, limit=20).items] == ["hi"]
+        flagged_at = session.exec(select(Message.flagged_at).where(Message.text == "hi")).one()
+        assert flagged_at is not None
+    with db.session(write=True) as session:
+        second = legacy.import_legacy(session, path)
+    assert (second.users, second.users_skipped) == (0, 3)
+    assert (second.messages, second.messages_skipped) == (0, 5)
+    assert (second.follows, second.follows_skipped) == (0, 3)
+    assert str(second).startswith(
+        "imported 0 users (3 already present), 0 messages (5 already present), "
+        "0 follows (3 already present)\nskipped 9 rows"
+    )
+
+
+def accounts_user(session: Session, name: str) -> User:
+    return session.exec(select(User).where(User.username == name)).one()
+
+
+def test_legacy_import_refuses_what_is_not_a_minitwit_database(
+    db: Database, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    for path, message in [
+        (tmp_path / "missing.db", f"{tmp_path / 'missing.db'} is not a file"),
+        (notes, f"{notes} is not a MiniTwit database: file is not a database"),
+        (other, f"{other} is not a MiniTwit database: no such table: user"),
+    ]:
+        with db.session(write=True) as session, pytest.raises(legacy.Invalid) as raised:
+            legacy.import_legacy(session, path)
+        assert raised.value.message == message

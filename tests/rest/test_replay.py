@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from minitwit import cli
 from minitwit.rest_compat.replay import Action, percentile, plan, read_scenario
 from tests.rest.conftest import RestServer
-from tests.servers import REPO, free_port
+from tests.servers import free_port
 
 ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,http://127\.0\.0\.1:\d+,(\d+),(.+)$")
 
@@ -27,14 +29,15 @@ def write_scenario(path: Path, rows: list[tuple[str, ...]]) -> Path:
 
 
 def run_replay(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "minitwit", "replay", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """``minitwit replay ARGS`` in this process (its exit status, stdout and stderr): the CLI's
+    own parser and handler, so mutation testing reaches it (tests/MUTATION.md)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main(["replay", *args])
+        except SystemExit as exit:
+            status = int(exit.code or 0)
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
 def sample_rows(tag: str = "") -> list[tuple[str, ...]]:
