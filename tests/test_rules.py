@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.models import Follower, Message, User
-from minitwit.resolvers import legacy, timelines
+from minitwit.resolvers import legacy, messages, timelines
+from minitwit.resolvers.errors import Forbidden, NotFound
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -429,6 +430,7 @@ def legacy_database(path: Path) -> Path:
             (6, "longhash", "l@x.dk", "h" * 256),
             (7, 42, "number@x.dk", "h"),  # not text
             (8, "cid", "cid@x.dk", "h" * 255),
+            (9, "numbermail", 12, "h"),
         ],
     )
     source.executemany(
@@ -472,6 +474,7 @@ def test_legacy_import_reports_every_row_and_imports_nothing_twice(
         "user 5: 'nohash': unusable password hash",
         "user 6: 'longhash': unusable password hash",
         "user 7: no username",
+        "user 9: 'numbermail': You have to enter a valid email address",
         "message by user 1: text cannot be stored",
         "message by user 1: pub_date -1 out of range",
         "message by user 1: pub_date 253402300800 out of range",
@@ -480,7 +483,7 @@ def test_legacy_import_reports_every_row_and_imports_nothing_twice(
     assert str(first) == (
         "imported 2 users (1 already present), 4 messages (1 already present), "
         "3 follows (0 already present)\n"
-        "skipped 9 rows that cannot be stored:\n" + "\n".join(f"  {r}" for r in first.invalid)
+        "skipped 10 rows that cannot be stored:\n" + "\n".join(f"  {r}" for r in first.invalid)
     )
     with db.session() as session:
         ann = accounts_user(session, "ann")
@@ -488,8 +491,9 @@ def test_legacy_import_reports_every_row_and_imports_nothing_twice(
         texts = [m.text for m in timelines.public_timeline(session, limit=20).items]
         assert texts == ["last second of 9999", "hello", "cid's"]
         assert [m.text for m in timelines.flagged_messages(session, limit=20).items] == ["hi"]
-        flagged_at = session.exec(select(Message.flagged_at).where(Message.text == "hi")).one()
-        assert flagged_at is not None
+        flagged_at = dict(session.exec(select(Message.text, Message.flagged_at)).all())
+        assert flagged_at["hi"] is not None
+        assert flagged_at["hello"] is None
     with db.session(write=True) as session:
         second = legacy.import_legacy(session, path)
     assert (second.users, second.users_skipped) == (0, 3)
@@ -497,7 +501,7 @@ def test_legacy_import_reports_every_row_and_imports_nothing_twice(
     assert (second.follows, second.follows_skipped) == (0, 3)
     assert str(second).startswith(
         "imported 0 users (3 already present), 0 messages (5 already present), "
-        "0 follows (3 already present)\nskipped 9 rows"
+        "0 follows (3 already present)\nskipped 10 rows"
     )
 
 
@@ -520,3 +524,46 @@ def test_legacy_import_refuses_what_is_not_a_minitwit_database(
         with db.session(write=True) as session, pytest.raises(legacy.Invalid) as raised:
             legacy.import_legacy(session, path)
         assert raised.value.message == message
+
+
+# -- moderation, as the resolver records it -----------------------------------------------------
+
+
+def test_flagging_records_who_and_when_and_unflagging_clears_both(db: Database) -> None:
+    ann = make_user(db, "ann")
+    mod = make_user(db, "mod", moderator=True)
+    message_id = make_message(db, ann, "rude", 100)
+    with db.session(write=True) as session:
+        view = messages.set_flagged(session, message_id=message_id, flagged=True, moderator=mod)
+    assert (view.id, view.flagged, view.text) == (message_id, True, "rude")
+    with db.session() as session:
+        row = session.get(Message, message_id)
+        assert row is not None
+        assert row.flagged_by == mod.id
+        assert row.flagged_at is not None
+    with db.session(write=True) as session:
+        messages.set_flagged(session, message_id=message_id, flagged=False, moderator=mod)
+    with db.session() as session:
+        row = session.get(Message, message_id)
+        assert row is not None
+        assert (row.flagged, row.flagged_by, row.flagged_at) == (False, None, None)
+    with db.session(write=True) as session:  # the operator, from the command line
+        messages.set_flagged(session, message_id=message_id, flagged=True, moderator=None)
+    with db.session() as session:
+        row = session.get(Message, message_id)
+        assert row is not None
+        assert (row.flagged, row.flagged_by) == (True, None)
+        assert row.flagged_at is not None
+
+
+def test_the_resolver_itself_refuses_moderation_by_a_user_who_is_no_moderator(
+    db: Database,
+) -> None:
+    ann = make_user(db, "ann")
+    message_id = make_message(db, ann, "mine", 100)
+    with db.session(write=True) as session, pytest.raises(Forbidden) as raised:
+        messages.set_flagged(session, message_id=message_id, flagged=True, moderator=ann)
+    assert raised.value.message == "Only moderators can flag and unflag messages"
+    with db.session(write=True) as session, pytest.raises(NotFound) as missing:
+        messages.set_flagged(session, message_id=999, flagged=True, moderator=None)
+    assert (missing.value.message, missing.value.field) == ("There is no message 999", "id")
