@@ -3,6 +3,7 @@ body parsing, and text that must come back exactly as it went in."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -339,3 +340,28 @@ def test_follower_pages_either_way_visit_every_follower_once_in_order(
             before = page.start_cursor
     assert forward == expected
     assert backward == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0",
+        "2147483648",
+        global_id("Message", 0),
+        global_id("Message", 2**31),
+        base64.b64encode(b"Message:").decode(),
+        base64.b64encode(b"Message").decode(),
+        base64.b64encode("Message:٣".encode()).decode(),
+        base64.b64encode(b"Message:-1").decode(),
+        global_id("Message", 1) + "!",
+        global_id("User", 1),
+        "",
+    ],
+)
+def test_message_ids_out_of_range_or_malformed_are_refused_naming_the_argument(raw: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        parse_global_id(raw, "Message", "message id", field="id")
+    assert (raised.value.message, raised.value.field) == ("Invalid message id", "id")
+    with pytest.raises(Invalid) as again:
+        parse_global_id(raw, "Message")
+    assert (again.value.message, again.value.field) == ("Invalid id", "id")
