@@ -9,9 +9,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from minitwit import cli
-from minitwit.rest_compat.replay import Action, percentile, plan, read_scenario
+from minitwit.rest_compat.replay import Action, Report, percentile, plan, read_scenario, replay
+from tests.conftest import LiveServer
 from tests.rest.conftest import RestServer
 from tests.servers import free_port
 
@@ -157,3 +162,61 @@ def test_replay_command_reports_a_server_that_is_down(tmp_path: Path) -> None:
         ["0", "ConnectionError"],
         ["1", "ConnectionError"],
     ]
+
+
+def test_the_summary_states_counts_rate_latencies_and_statuses_exactly() -> None:
+    report = Report(workers=3, seconds=2.0, latencies=[0.004, 0.001, 0.002, 0.003], errors=1)
+    report.statuses.update({"204": 3, "ReadTimeout": 1})
+    assert report.summary() == (
+        "4 requests in 2.0 s (2/s) with 3 workers, 1 error\n"
+        "latency ms: p50 2.0, p99 4.0, max 4.0\n"
+        "statuses: 204: 3, ReadTimeout: 1"
+    )
+    single = Report(workers=1)
+    assert single.summary() == (
+        "0 requests in 0.0 s (0/s) with 1 worker, 0 errors\n"
+        "latency ms: p50 0.0, p99 0.0, max 0.0\n"
+        "statuses: "
+    )
+
+
+def test_the_replayer_sends_what_the_simulator_sends(tmp_path: Path) -> None:
+    """Headers, method, path and body as the course's simulator sends them, one connection
+    per request; a 5xx is an error line, a timeout is ReadTimeout."""
+    seen: list[dict[str, object]] = []
+
+    async def record(request: Request) -> Response:
+        seen.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": request.url.query,
+                "headers": {k: v for k, v in request.headers.items() if k != "content-length"},
+                "body": await request.body(),
+            }
+        )
+        return Response(status_code=500 if "Bad" in request.url.path else 204)
+
+    app = Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
+    with LiveServer(app) as live:
+        actions = [
+            Action.parse(scenario_line(7, "tweet", "Ann A", "hi")),
+            Action.parse(scenario_line(8, "follow", "Bad Bo", "Ann A")),
+        ]
+        out = io.StringIO()
+        report = replay(live.url + "/", actions, auth="Basic x", out=out, timeout=30)
+    assert [(s["method"], s["path"], s["query"], s["body"]) for s in seen] == [
+        ("POST", "/msgs/Ann A", "latest=7", b'{"content": "hi"}'),
+        ("POST", "/fllws/Bad Bo", "latest=8", b'{"follow": "Ann A"}'),
+    ]
+    for request in seen:
+        headers = request["headers"]
+        assert isinstance(headers, dict)
+        assert headers["connection"] == "close"
+        assert headers["content-type"] == "application/json"
+        assert headers["authorization"] == "Basic x"
+    assert (report.requests, report.errors, dict(report.statuses)) == (2, 1, {"204": 1, "500": 1})
+    line = out.getvalue().strip()
+    stamp, rest = line[:19], line[19:]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", stamp), line
+    assert rest == f",{live.url}/,8,500,follow"
