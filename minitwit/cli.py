@@ -14,7 +14,7 @@ from minitwit import backup, migrate
 from minitwit.db import Database, Tx
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
-from minitwit.resolvers.validation import parse_id
+from minitwit.resolvers.validation import global_id, parse_global_id
 from minitwit.rest_compat import replay as rest_replay
 from minitwit.settings import Settings, SettingsError
 
@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, flagged in (("flag", True), ("unflag", False)):
         command = commands.add_parser(name, help=f"{name} a message by id")
-        command.add_argument("id")
+        command.add_argument(
+            "id", help="the message's GraphQL id (Message.id); a bare number is deprecated"
+        )
         command.set_defaults(handler=_flagger(flagged))
 
     user = commands.add_parser("user", help="manage users")
@@ -85,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace the contents of a database that holds data"
     )
     load.set_defaults(handler=_restore)
+    schema = commands.add_parser(
+        "graphql-schema", help="print the GraphQL schema (SDL), as schema.graphql holds it"
+    )
+    schema.set_defaults(handler=_graphql_schema)
 
     replay = commands.add_parser("replay", help="replay a simulator scenario against a server")
     rest_replay.add_arguments(replay)
@@ -157,17 +163,28 @@ def _restore(args: argparse.Namespace) -> int:
 
 def _flagger(flagged: bool) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
-        message_id = parse_id(args.id, "message id")
+        message_id = parse_global_id(args.id, "Message", "message id")
         view = _in_session(
             lambda tx: messages.set_flagged(
                 tx, message_id=message_id, flagged=flagged, moderator=None
             )
         )
         state = "flagged" if view.flagged else "unflagged"
-        print(f"message {view.id} by {view.author_username} is {state}")
+        print(
+            f"message {global_id('Message', view.id)} ({view.id}) by {view.author_username}"
+            f" is {state}"
+        )
         return 0
 
     return handler
+
+
+def _graphql_schema(args: argparse.Namespace) -> int:
+    """Print the schema; it is built from settings alone, so no database is needed."""
+    from minitwit.schema import build_schema
+
+    print(build_schema(Settings()).as_str())
+    return 0
 
 
 def _promote(args: argparse.Namespace) -> int:

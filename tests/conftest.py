@@ -2,7 +2,8 @@
 
 PostgreSQL tests need a server (``MINITWIT_TEST_PG_URL``, default the local one with trust
 auth). Without one they are skipped with the reason, unless ``MINITWIT_REQUIRE_PG=1`` (as CI
-sets), which turns the skip into a failure.
+sets), which turns the skip into a failure. Tests that read ``../shared/data`` skip likewise
+without it, unless ``MINITWIT_REQUIRE_SHARED=1`` (as CI sets).
 """
 
 from __future__ import annotations
@@ -36,14 +37,19 @@ PG_ADMIN_URL = os.environ.get(
     "MINITWIT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_PG = os.environ.get("MINITWIT_REQUIRE_PG") == "1"
+REQUIRE_SHARED = os.environ.get("MINITWIT_REQUIRE_SHARED") == "1"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 def shared_file(name: str) -> Path:
-    """A file of ../shared/data, or a skip that says why the test cannot run."""
+    """A file of ../shared/data, or a skip that says why the test cannot run (a failure when
+    ``MINITWIT_REQUIRE_SHARED=1``)."""
     path = SHARED / "data" / name
     if not path.is_file():
-        pytest.skip(f"{path} is absent: this test needs the shared reference data")
+        message = f"{path} is absent: this test needs the shared reference data"
+        if REQUIRE_SHARED:
+            pytest.fail(message + " (MINITWIT_REQUIRE_SHARED=1 requires it)")
+        pytest.skip(message)
     return path
 
 

@@ -16,6 +16,7 @@ from minitwit import migrate
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.resolvers import timelines
+from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
 from tests.conftest import LiveServer, PostgresDatabases, shared_file
 from tests.factories import make_message, make_user
@@ -148,17 +149,24 @@ def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
 
     promoted = minitwit("user", "promote", "Ann Smith", env=env)
     assert promoted.stdout.strip() == "Ann Smith is now a moderator"
-    flagged = minitwit("flag", str(message_id), env=env)
-    assert flagged.stdout.strip() == f"message {message_id} by Ann Smith is flagged"
+    node_id = global_id("Message", message_id)
+    flagged = minitwit("flag", node_id, env=env)
+    assert flagged.stdout.strip() == f"message {node_id} ({message_id}) by Ann Smith is flagged"
     with db.transaction() as tx:
         assert timelines.public_timeline(tx, limit=10).items == []
-    assert minitwit("unflag", str(message_id), env=env).returncode == 0
+    assert minitwit("unflag", node_id, env=env).returncode == 0
     with db.transaction() as tx:
         assert len(timelines.public_timeline(tx, limit=10).items) == 1
+    # the bare number of old still works (deprecated)
+    assert minitwit("flag", str(message_id), env=env).returncode == 0
+    with db.transaction() as tx:
+        assert timelines.public_timeline(tx, limit=10).items == []
 
     for args, error in [
         (("flag", "999999"), "There is no message 999999"),
         (("flag", "abc"), "Invalid message id"),
+        (("flag", global_id("User", message_id)), "Invalid message id"),
+        (("flag", global_id("Message", 999999)), "There is no message 999999"),
         (("user", "promote", "ghost"), "There is no user 'ghost'"),
     ]:
         result = minitwit(*args, env=env)

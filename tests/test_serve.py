@@ -6,6 +6,7 @@ import re
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,25 @@ def test_metrics_of_every_worker_process_add_up(tmp_path: Path) -> None:
     assert len(served_by) >= 2, f"expected samples from both workers, got files of {served_by}"
 
 
+def in_flight(url: str) -> float:
+    metrics = httpx.get(url + "/metrics", timeout=10).text
+    match = re.search(r"^minitwit_http_requests_in_flight (\S+)$", metrics, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Wait for an event; the timeout only bounds a wait that would otherwise never end."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
+    """Waits on events (the request in flight, the server saying it shuts down), not sleeps."""
     database = tmp_path / "db.sqlite3"
-    server = ServerProcess(f"sqlite:///{database}", tmp_path / "server.log").start()
+    log = tmp_path / "server.log"
+    server = ServerProcess(f"sqlite:///{database}", log, LOG_LEVEL="INFO").start()
     url, process = server.url, server.process
     assert process is not None
     try:
@@ -68,11 +85,12 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
             pending = pool.submit(
                 lambda: httpx.post(url + "/graphql", json={"query": register}, timeout=30)
             )
-            time.sleep(0.5)
+            until(lambda: in_flight(url) >= 2, "the register is in flight")  # it and /metrics
             assert not pending.done(), "the request should be waiting for the lock"
             process.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
+            until(lambda: "Shutting down" in log.read_text(errors="replace"), "shutting down")
             assert process.poll() is None, "the server must wait for the request in flight"
+            assert not pending.done()
             lock.execute("ROLLBACK")
             lock.close()
             response: Any = pending.result(timeout=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -29,6 +30,7 @@ USER_COLUMNS = (
     col(User.created_at),
 )
 _BY_NAME = select(*USER_COLUMNS).where(col(User.username) == bindparam("username"))
+_BY_IDS = select(*USER_COLUMNS).where(col(User.id).in_(bindparam("user_ids", expanding=True)))
 _CREATE = (
     insert(User)
     .values(
@@ -73,31 +75,35 @@ def validate_registration(
     validate_username(username)
     validate_email(email)
     if not password:
-        raise Invalid("You have to enter a password")
+        raise Invalid("You have to enter a password", field="password")
     if len(password) > PASSWORD_MAX_LENGTH:
-        raise Invalid(f"The password can have at most {PASSWORD_MAX_LENGTH} characters")
+        raise Invalid(
+            f"The password can have at most {PASSWORD_MAX_LENGTH} characters", field="password"
+        )
     if not is_storable(password):
-        raise Invalid("The password contains characters that cannot be stored")
+        raise Invalid("The password contains characters that cannot be stored", field="password")
     if password2 is not None and password != password2:
-        raise Invalid("The two passwords do not match")
+        raise Invalid("The two passwords do not match", field="password2")
 
 
 def validate_username(username: str) -> None:
     if not username:
-        raise Invalid("You have to enter a username")
+        raise Invalid("You have to enter a username", field="username")
     if len(username) > USERNAME_MAX_LENGTH:
-        raise Invalid(f"The username can have at most {USERNAME_MAX_LENGTH} characters")
+        raise Invalid(
+            f"The username can have at most {USERNAME_MAX_LENGTH} characters", field="username"
+        )
     if not is_storable(username) or has_control_characters(username) or "/" in username:
-        raise Invalid("The username may not contain '/' or control characters")
+        raise Invalid("The username may not contain '/' or control characters", field="username")
     if username != username.strip():
-        raise Invalid("The username may not start or end with a space")
+        raise Invalid("The username may not start or end with a space", field="username")
 
 
 def validate_email(email: str) -> None:
     if not email or "@" not in email:
-        raise Invalid("You have to enter a valid email address")
+        raise Invalid("You have to enter a valid email address", field="email")
     if len(email) > EMAIL_MAX_LENGTH or not is_storable(email) or has_control_characters(email):
-        raise Invalid("You have to enter a valid email address")
+        raise Invalid("You have to enter a valid email address", field="email")
 
 
 def sign_up(
@@ -112,7 +118,7 @@ def sign_up(
     validate_registration(username=username, email=email, password=password, password2=password2)
     with transactions.read() as tx:
         if user_by_name(tx, username) is not None:
-            raise Conflict(USERNAME_TAKEN)
+            raise Conflict(USERNAME_TAKEN, field="username")
     pw_hash = passwords.hash_password(password)
     with transactions.write() as tx:
         return create_user(tx, username=username, email=email, pw_hash=pw_hash)
@@ -129,7 +135,7 @@ def create_user(tx: Tx, *, username: str, email: str, pw_hash: str) -> User:
     try:
         row = tx.write((_CREATE, values)).one()
     except IntegrityError:
-        raise Conflict(USERNAME_TAKEN) from None
+        raise Conflict(USERNAME_TAKEN, field="username") from None
     tx.record("user_registered")
     return user_from_row(row)
 
@@ -143,9 +149,9 @@ def sign_in(transactions: Transactions, *, username: str, password: str) -> User
         user = user_by_name(tx, username)
     if user is None:
         passwords.burn_verification_time(password[:PASSWORD_MAX_LENGTH])
-        raise Invalid("Invalid username")
+        raise Invalid("Invalid username", field="username")
     if len(password) > PASSWORD_MAX_LENGTH or not passwords.verify_password(user.pw_hash, password):
-        raise Invalid("Invalid password")
+        raise Invalid("Invalid password", field="password")
     if passwords.needs_rehash(user.pw_hash):
         new_hash = passwords.hash_password(password)
         with transactions.write() as tx:
@@ -153,6 +159,14 @@ def sign_in(transactions: Transactions, *, username: str, password: str) -> User
             tx.write((_REHASH, values))
         user.pw_hash = new_hash
     return user
+
+
+def users_by_ids(tx: Tx, user_ids: Sequence[int]) -> dict[int, User]:
+    """The users with these ids, by id, in one statement."""
+    if not user_ids:
+        return {}
+    rows = tx.execute(_BY_IDS, {"user_ids": list(user_ids)})
+    return {user.id: user for user in map(user_from_row, rows) if user.id is not None}
 
 
 def is_plausible_username(username: str) -> bool:
@@ -168,7 +182,7 @@ def user_by_name(tx: Tx, username: str) -> User | None:
 
 
 def no_such_user(username: str) -> NotFound:
-    return NotFound(f"There is no user {username!r}")
+    return NotFound(f"There is no user {username!r}", field="username")
 
 
 def require_user(tx: Tx, username: str) -> User:

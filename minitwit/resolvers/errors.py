@@ -4,11 +4,16 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A refusal whose ``message`` is safe, and meant, to show to the person who asked."""
+    """A refusal whose ``message`` is safe, and meant, to show to the person who asked.
 
-    def __init__(self, message: str) -> None:
+    ``field`` names the input at fault (``"username"``, ``"first"``...), when one is: the
+    GraphQL face sends it as ``extensions.field`` so a client can point at that input.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 class Invalid(DomainError):

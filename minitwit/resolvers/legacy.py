@@ -178,9 +178,10 @@ def _import(tx: Tx, source: sqlite3.Connection) -> ImportReport:
         for who, whom in source.execute("SELECT who_id, whom_id FROM follower")
         if who in ids and whom in ids and ids[who] != ids[whom]
     }
-    present_pairs = set(
-        tx.connection.execute(select(col(Follower.who_id), col(Follower.whom_id))).tuples()
-    )
+    present_pairs = {
+        (who, whom)
+        for who, whom in tx.connection.execute(select(col(Follower.who_id), col(Follower.whom_id)))
+    }
     new_pairs = [
         {"who_id": who, "whom_id": whom, "followed_at": now}
         for who, whom in sorted(pairs - present_pairs)

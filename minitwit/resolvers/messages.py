@@ -81,11 +81,11 @@ def post_message(
 
 def validate_text(text: str, *, max_length: int, allow_empty: bool) -> None:
     if not allow_empty and not text.strip():
-        raise Invalid("You have to enter a message")
+        raise Invalid("You have to enter a message", field="text")
     if len(text) > max_length:
-        raise Invalid(f"A message can have at most {max_length} characters")
+        raise Invalid(f"A message can have at most {max_length} characters", field="text")
     if not is_storable(text):
-        raise Invalid("The message contains characters that cannot be stored")
+        raise Invalid("The message contains characters that cannot be stored", field="text")
 
 
 def post_message_as(
@@ -124,9 +124,9 @@ def set_flagged(tx: Tx, *, message_id: int, flagged: bool, moderator: User | Non
         "flagged_at": int(time.time()) if flagged else None,
     }
     if tx.write((_SET_FLAGGED, values)).first() is None:
-        raise NotFound(f"There is no message {message_id}")
+        raise NotFound(f"There is no message {message_id}", field="id")
     tx.record("message_flagged" if flagged else "message_unflagged")
     view = message_by_id(tx, message_id)
     if view is None:
-        raise NotFound(f"There is no message {message_id}")
+        raise NotFound(f"There is no message {message_id}", field="id")
     return view

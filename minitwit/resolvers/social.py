@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Executable, bindparam, delete, select
+from sqlalchemy import BigInteger, Executable, Select, bindparam, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from minitwit.db import Tx
 from minitwit.models import Follower, User
+from minitwit.resolvers import cursors
 from minitwit.resolvers.accounts import (
     USER_COLUMNS,
     is_plausible_username,
@@ -57,13 +61,6 @@ _UNFOLLOW = delete(Follower).where(
     col(Follower.who_id) == bindparam("who_id"), col(Follower.whom_id) == bindparam("whom_id")
 )
 _FOLLOWING_IDS = select(col(Follower.whom_id)).where(col(Follower.who_id) == bindparam("who_id"))
-_FOLLOWING = (
-    select(*USER_COLUMNS)
-    .join(Follower, col(Follower.whom_id) == col(User.id))
-    .where(col(Follower.who_id) == bindparam("user_id"))
-    .order_by(col(Follower.followed_at), col(Follower.whom_id))
-    .limit(bindparam("limit"))
-)
 _NAMED = User.__table__.alias("named")  # type: ignore[attr-defined]
 # The named user joined with whom they follow: no row means no such user, one row of NULLs
 # that they follow nobody; so a user's follows by name are one round trip either way.
@@ -76,13 +73,6 @@ _FOLLOWING_BY_NAME = (
     .order_by(col(Follower.followed_at), col(Follower.whom_id))
     .limit(bindparam("limit"))
 )
-_FOLLOWERS = (
-    select(*USER_COLUMNS)
-    .join(Follower, col(Follower.who_id) == col(User.id))
-    .where(col(Follower.whom_id) == bindparam("user_id"))
-    .order_by(col(Follower.followed_at), col(Follower.who_id))
-    .limit(bindparam("limit"))
-)
 
 
 def follow(tx: Tx, *, who: User, whom: User | str) -> User:
@@ -90,7 +80,7 @@ def follow(tx: Tx, *, who: User, whom: User | str) -> User:
     nothing."""
     whom = require_user(tx, whom) if isinstance(whom, str) else whom
     if whom.id == who.id:
-        raise Invalid("You cannot follow yourself")
+        raise Invalid("You cannot follow yourself", field="username")
     values = {"who_id": who.id, "whom_id": whom.id, "followed_at": int(time.time())}
     tx.write((_FOLLOW[tx.dialect.name], values))
     tx.record("followed")
@@ -142,12 +132,6 @@ def following_ids(tx: Tx, *, who_id: int) -> set[int]:
     return {row[0] for row in tx.fetch(_FOLLOWING_IDS, {"who_id": who_id})}
 
 
-def following(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
-    """The users ``user_id`` follows, in the order they were followed."""
-    rows = tx.fetch(_FOLLOWING, {"user_id": user_id, "limit": limit})
-    return [user_from_row(row) for row in rows]
-
-
 def following_by_name(tx: Tx, *, username: str, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """``following`` of the user with this name, in one statement when they follow anyone;
     an unknown name is NotFound."""
@@ -159,7 +143,135 @@ def following_by_name(tx: Tx, *, username: str, limit: int = FOLLOW_LIST_MAX) ->
     return [user_from_row(row) for row in rows[:limit] if row[0] is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class PeoplePage:
+    """A page of followers or followings, in the order the follows began, each user with the
+    time it began (``followed_at``); the flags as in ``timelines.Page``."""
+
+    items: Sequence[tuple[User, int]]
+    has_next: bool
+    has_previous: bool = False
+
+    @property
+    def start_cursor(self) -> str | None:
+        return person_cursor(*self.items[0]) if self.items else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return person_cursor(*self.items[-1]) if self.items else None
+
+
+def person_cursor(user: User, followed_at: int) -> str:
+    if user.id is None:
+        raise ValueError("a stored user has an id")
+    return cursors.encode(followed_at, user.id)
+
+
+@cache
+def _people_statement(
+    followers: bool, after: bool, before: bool, backward: bool
+) -> Select[*tuple[Any, ...]]:
+    """Keyset-paginated on ``(followed_at, the other user's id)``, oldest follow first;
+    backwards (``last``) reads the reverse order. Built once per shape."""
+    mine, theirs = (
+        (col(Follower.whom_id), col(Follower.who_id))
+        if followers
+        else (col(Follower.who_id), col(Follower.whom_id))
+    )
+    key = tuple_(col(Follower.followed_at), theirs)
+    conditions = [mine == bindparam("user_id")]
+    if after:
+        conditions.append(key > tuple_(bindparam("after_at"), bindparam("after_id")))
+    if before:
+        conditions.append(key < tuple_(bindparam("before_at"), bindparam("before_id")))
+    order = (
+        (col(Follower.followed_at).desc(), theirs.desc())
+        if backward
+        else (col(Follower.followed_at).asc(), theirs.asc())
+    )
+    return (
+        select(*USER_COLUMNS, col(Follower.followed_at))
+        .join(Follower, theirs == col(User.id))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(bindparam("limit"))
+    )
+
+
+def _people(
+    tx: Tx,
+    *,
+    user_id: int,
+    followers: bool,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    backward: bool = False,
+) -> PeoplePage:
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
+    if after is not None:
+        params["after_at"], params["after_id"] = cursors.decode(after, "after")
+    if before is not None:
+        params["before_at"], params["before_id"] = cursors.decode(before, "before")
+    if limit <= 0:
+        return PeoplePage(items=(), has_next=False)
+    statement = _people_statement(followers, after is not None, before is not None, backward)
+    rows = tx.fetch(statement, params).all()
+    items = [(user_from_row(row[:-1]), row[-1]) for row in rows[:limit]]
+    more = len(rows) > limit
+    if backward:
+        items.reverse()
+        return PeoplePage(items=items, has_next=False, has_previous=more)
+    return PeoplePage(items=items, has_next=more)
+
+
+def following_page(
+    tx: Tx,
+    *,
+    user_id: int,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    backward: bool = False,
+) -> PeoplePage:
+    """The users ``user_id`` follows, in the order they were followed."""
+    return _people(
+        tx,
+        user_id=user_id,
+        followers=False,
+        limit=limit,
+        after=after,
+        before=before,
+        backward=backward,
+    )
+
+
+def followers_page(
+    tx: Tx,
+    *,
+    user_id: int,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    backward: bool = False,
+) -> PeoplePage:
+    """The users who follow ``user_id``, in the order they started."""
+    return _people(
+        tx,
+        user_id=user_id,
+        followers=True,
+        limit=limit,
+        after=after,
+        before=before,
+        backward=backward,
+    )
+
+
+def following(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
+    """The users ``user_id`` follows, in the order they were followed."""
+    return [user for user, _ in following_page(tx, user_id=user_id, limit=limit).items]
+
+
 def followers(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """The users who follow ``user_id``, in the order they started."""
-    rows = tx.fetch(_FOLLOWERS, {"user_id": user_id, "limit": limit})
-    return [user_from_row(row) for row in rows]
+    return [user for user, _ in followers_page(tx, user_id=user_id, limit=limit).items]

@@ -2,13 +2,12 @@
 
 Each page is one statement: messages joined with their authors, newest first
 (``pub_date DESC, id DESC``), keyset-paginated on that pair, one row more than asked for to
-know whether another page follows.
+know whether another page follows. Paging backwards (``last``/``before``) reads the reverse
+order (``pub_date ASC, id ASC``) and turns the page round, still one statement.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -31,9 +30,9 @@ from sqlmodel import col
 
 from minitwit.db import Tx
 from minitwit.models import Follower, Message, User
+from minitwit.resolvers import cursors
 from minitwit.resolvers.accounts import is_plausible_username, no_such_user, require_user
 from minitwit.resolvers.errors import Invalid
-from minitwit.resolvers.validation import INT32_MAX, INT64_MAX, INT64_MIN
 
 
 class MessageView(NamedTuple):
@@ -51,8 +50,19 @@ class MessageView(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """A page of messages, newest first, and whether more lie beyond either end.
+
+    ``has_next`` is known when paging forwards (``first``), ``has_previous`` when paging
+    backwards (``last``); the other is False, as the Relay connection specification allows.
+    """
+
     items: Sequence[MessageView]
     has_next: bool
+    has_previous: bool = False
+
+    @property
+    def start_cursor(self) -> str | None:
+        return encode_cursor(self.items[0]) if self.items else None
 
     @property
     def end_cursor(self) -> str | None:
@@ -60,24 +70,15 @@ class Page:
 
 
 def encode_cursor(message: MessageView) -> str:
-    raw = f"{message.pub_date}:{message.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode(message.pub_date, message.id)
 
 
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    """The (pub_date, id) a cursor stands for, or Invalid."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        pub_date_text, id_text = base64.urlsafe_b64decode(padded).decode().split(":")
-        pub_date, message_id = int(pub_date_text), int(id_text)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise Invalid("Invalid cursor") from None
-    if not (INT64_MIN <= pub_date <= INT64_MAX and 0 <= message_id <= INT32_MAX):
-        raise Invalid("Invalid cursor")
-    return pub_date, message_id
+def decode_cursor(cursor: str, field: str = "after") -> tuple[int, int]:
+    """The (pub_date, id) a cursor stands for, or Invalid naming ``field``."""
+    return cursors.decode(cursor, field)
 
 
-Kind = Literal["public", "user", "user_named", "home", "flagged", "one"]
+Kind = Literal["public", "user", "user_named", "home", "flagged", "one", "ids"]
 
 
 def _where(kind: Kind) -> ColumnElement[bool]:
@@ -97,21 +98,39 @@ def _where(kind: Kind) -> ColumnElement[bool]:
         return and_(or_(by == viewer_id, by.in_(followed)), not_flagged)
     if kind == "flagged":
         return col(Message.flagged).is_(True)
+    if kind == "ids":
+        return col(Message.id).in_(bindparam("message_ids", expanding=True))
     return col(Message.id) == bindparam("message_id")
 
 
-def _keyset(paged: bool) -> list[ColumnElement[bool]]:
-    if not paged:
-        return []
-    key = tuple_(col(Message.pub_date), col(Message.id))
-    return [key < tuple_(bindparam("after_pub_date"), bindparam("after_id"))]
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Which cursors bound a page, and which end of that window it is read from."""
+
+    after: bool = False
+    before: bool = False
+    backward: bool = False
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        key = tuple_(col(Message.pub_date), col(Message.id))
+        found = []
+        if self.after:
+            found.append(key < tuple_(bindparam("after_pub_date"), bindparam("after_id")))
+        if self.before:
+            found.append(key > tuple_(bindparam("before_pub_date"), bindparam("before_id")))
+        return found
+
+    def order(self, pub_date: Any, message_id: Any) -> tuple[Any, Any]:
+        if self.backward:
+            return pub_date.asc(), message_id.asc()
+        return pub_date.desc(), message_id.desc()
 
 
 @cache
-def _statement(kind: Kind, paged: bool, dialect: str) -> Select[*tuple[Any, ...]]:
+def _statement(kind: Kind, paging: Paging, dialect: str) -> Select[*tuple[Any, ...]]:
     """One statement per timeline, paging and dialect, built once: a page is one round trip."""
     if kind == "home" and dialect == "postgresql":
-        return _home_by_author(paged)
+        return _home_by_author(paging)
     statement: Select[*tuple[Any, ...]] = (
         select(
             col(Message.id),
@@ -124,14 +143,14 @@ def _statement(kind: Kind, paged: bool, dialect: str) -> Select[*tuple[Any, ...]
             col(User.is_moderator),
         )
         .join(User, col(User.id) == col(Message.author_id))
-        .where(_where(kind), *_keyset(paged))
-        .order_by(col(Message.pub_date).desc(), col(Message.id).desc())
+        .where(_where(kind), *paging.conditions())
+        .order_by(*paging.order(col(Message.pub_date), col(Message.id)))
         .limit(bindparam("limit"))
     )
     return statement
 
 
-def _home_by_author(paged: bool) -> Select[*tuple[Any, ...]]:
+def _home_by_author(paging: Paging) -> Select[*tuple[Any, ...]]:
     """The home timeline as the newest page of each author it shows, merged: each author's
     page is a short backward walk of the (author, pub_date, id) index, so the cost follows
     how many people one follows, not how many messages there are. (Filtering the newest
@@ -145,8 +164,12 @@ def _home_by_author(paged: bool) -> Select[*tuple[Any, ...]]:
             col(Message.flagged),
             col(Message.author_id),
         )
-        .where(col(Message.author_id) == col(User.id), not_(col(Message.flagged)), *_keyset(paged))
-        .order_by(col(Message.pub_date).desc(), col(Message.id).desc())
+        .where(
+            col(Message.author_id) == col(User.id),
+            not_(col(Message.flagged)),
+            *paging.conditions(),
+        )
+        .order_by(*paging.order(col(Message.pub_date), col(Message.id)))
         .limit(bindparam("limit"))
         .lateral("newest")
     )
@@ -168,31 +191,70 @@ def _home_by_author(paged: bool) -> Select[*tuple[Any, ...]]:
         .select_from(User)
         .join(newest, true())
         .where(col(User.id).in_(authors))
-        .order_by(newest.c.pub_date.desc(), newest.c.id.desc())
+        .order_by(*paging.order(newest.c.pub_date, newest.c.id))
         .limit(bindparam("limit"))
     )
 
 
-def _timeline(tx: Tx, kind: Kind, *, limit: int, after: str | None, **params: Any) -> Page:
+def _timeline(
+    tx: Tx,
+    kind: Kind,
+    *,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    backward: bool = False,
+    **params: Any,
+) -> Page:
+    """Forwards: the ``limit`` newest messages older than ``after`` (and newer than
+    ``before``). Backwards (``last``): the ``limit`` oldest of that window, read in the
+    reverse order and turned round here."""
+    if after is not None:
+        params["after_pub_date"], params["after_id"] = decode_cursor(after, "after")
+    if before is not None:
+        params["before_pub_date"], params["before_id"] = decode_cursor(before, "before")
     if limit <= 0:
         return Page(items=(), has_next=False)
     params["limit"] = limit + 1
-    if after is not None:
-        params["after_pub_date"], params["after_id"] = decode_cursor(after)
-    rows = tx.fetch(_statement(kind, after is not None, tx.dialect.name), params).all()
+    paging = Paging(after is not None, before is not None, backward)
+    statement = _statement(kind, paging, tx.dialect.name)
+    # A list of ids is rendered per call (an expanding parameter): no compiled constant.
+    run = tx.execute if kind == "ids" else tx.fetch
+    rows = run(statement, params).all()
     items = [
         MessageView(m_id, text, pub_date, bool(flagged), author_id, name, email, bool(moderator))
         for m_id, text, pub_date, flagged, author_id, name, email, moderator in rows[:limit]
     ]
-    return Page(items=items, has_next=len(rows) > limit)
+    more = len(rows) > limit
+    if backward:
+        items.reverse()
+        return Page(items=items, has_next=False, has_previous=more)
+    return Page(items=items, has_next=more)
 
 
-def public_timeline(tx: Tx, *, limit: int, after: str | None = None) -> Page:
-    return _timeline(tx, "public", limit=limit, after=after)
+def public_timeline(
+    tx: Tx,
+    *,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    backward: bool = False,
+) -> Page:
+    return _timeline(tx, "public", limit=limit, after=after, before=before, backward=backward)
 
 
-def user_timeline(tx: Tx, *, user_id: int, limit: int, after: str | None = None) -> Page:
-    return _timeline(tx, "user", limit=limit, after=after, user_id=user_id)
+def user_timeline(
+    tx: Tx,
+    *,
+    user_id: int,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    backward: bool = False,
+) -> Page:
+    return _timeline(
+        tx, "user", limit=limit, after=after, before=before, backward=backward, user_id=user_id
+    )
 
 
 def user_timeline_by_name(tx: Tx, *, username: str, limit: int) -> Page:
@@ -200,30 +262,72 @@ def user_timeline_by_name(tx: Tx, *, username: str, limit: int) -> Page:
     name is NotFound."""
     if not is_plausible_username(username):
         raise no_such_user(username)
-    page = _timeline(tx, "user_named", limit=limit, after=None, username=username)
+    page = _timeline(tx, "user_named", limit=limit, username=username)
     if not page.items:
         require_user(tx, username)
     return page
 
 
-def home_timeline(tx: Tx, *, user_id: int, limit: int, after: str | None = None) -> Page:
+def home_timeline(
+    tx: Tx,
+    *,
+    user_id: int,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    backward: bool = False,
+) -> Page:
     """The user's own messages and those of everyone they follow."""
-    return _timeline(tx, "home", limit=limit, after=after, user_id=user_id)
+    return _timeline(
+        tx, "home", limit=limit, after=after, before=before, backward=backward, user_id=user_id
+    )
 
 
-def flagged_messages(tx: Tx, *, limit: int, after: str | None = None) -> Page:
-    return _timeline(tx, "flagged", limit=limit, after=after)
+def flagged_messages(
+    tx: Tx,
+    *,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    backward: bool = False,
+) -> Page:
+    return _timeline(tx, "flagged", limit=limit, after=after, before=before, backward=backward)
 
 
 def message_by_id(tx: Tx, message_id: int) -> MessageView | None:
-    page = _timeline(tx, "one", limit=1, after=None, message_id=message_id)
+    page = _timeline(tx, "one", limit=1, message_id=message_id)
     return page.items[0] if page.items else None
 
 
-def clamp_first(first: int | None, *, default: int, maximum: int) -> int:
-    """A GraphQL ``first`` argument as a page size, or Invalid."""
+def messages_by_ids(tx: Tx, message_ids: Sequence[int]) -> dict[int, MessageView]:
+    """The messages with these ids (flagged ones too), by id, in one statement."""
+    if not message_ids:
+        return {}
+    page = _timeline(tx, "ids", limit=len(message_ids), message_ids=list(message_ids))
+    return {view.id: view for view in page.items}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """How many rows a page holds, and from which end of the cursors' window it takes them."""
+
+    limit: int
+    backward: bool = False
+
+
+def page_window(first: int | None, last: int | None, *, default: int, maximum: int) -> Window:
+    """GraphQL's ``first`` or ``last`` as a page size, or Invalid naming the argument."""
+    if first is not None and last is not None:
+        raise Invalid("Give first or last, not both", field="last")
+    if last is not None:
+        return Window(clamp_first(last, default=default, maximum=maximum, field="last"), True)
+    return Window(clamp_first(first, default=default, maximum=maximum))
+
+
+def clamp_first(first: int | None, *, default: int, maximum: int, field: str = "first") -> int:
+    """A GraphQL ``first`` (or ``last``) argument as a page size, or Invalid."""
     if first is None:
         return default
     if not 0 <= first <= maximum:
-        raise Invalid(f"first must be between 0 and {maximum}")
+        raise Invalid(f"{field} must be between 0 and {maximum}", field=field)
     return first

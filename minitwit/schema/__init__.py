@@ -42,10 +42,11 @@ def request_limits(settings: Settings) -> Limits:
 
 
 # Fields whose every resolution queries the database (viewer and followedByViewer are
-# loaded once per request and are not counted).
+# loaded once per request and are not counted); "node(id)" is Query.node, not an edge's node.
 DATABASE_FIELDS = frozenset(
     {
         "user",
+        "node(id)",
         "publicTimeline",
         "homeTimeline",
         "flaggedMessages",
@@ -57,14 +58,21 @@ DATABASE_FIELDS = frozenset(
 
 
 def build_schema(
-    db: Database, hashing: anyio.CapacityLimiter, observe: OperationObserver | None = None
+    settings: Settings,
+    *,
+    limiter: anyio.CapacityLimiter | None = None,
+    hashing: anyio.CapacityLimiter | None = None,
+    observe: OperationObserver | None = None,
 ) -> ThreadedSchema:
+    """The schema, from settings alone: no database is needed to build (or print) it. The
+    server passes its database's ``limiter`` and its ``hashing`` slots; without them the
+    schema gets limiters of its own, sized by the same settings."""
     schema = ThreadedSchema(
         query=Query,
         mutation=Mutation,
-        limiter=db.limiter,
-        hashing=hashing,
-        inspector=Inspector(request_limits(db.settings)),
+        limiter=limiter or anyio.CapacityLimiter(settings.db_pool_size),
+        hashing=hashing or anyio.CapacityLimiter(settings.hash_concurrency),
+        inspector=Inspector(request_limits(settings)),
         observe=observe,
     )
     for (type_name, field_name), resolve in FAST_RESOLVERS.items():
@@ -84,7 +92,7 @@ class GraphQLApp(GraphQL[Context, None]):
         observe: OperationObserver | None = None,
     ) -> None:
         super().__init__(
-            build_schema(db, hashing, observe),
+            build_schema(settings, limiter=db.limiter, hashing=hashing, observe=observe),
             graphql_ide="graphiql" if not settings.production else None,
             allow_queries_via_get=True,
         )

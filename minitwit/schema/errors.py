@@ -34,9 +34,9 @@ def code_for(error: DomainError) -> str:
 
 def present(error: GraphQLError) -> None:
     """Make ``error`` fit for the client, in place: a domain error keeps its text and gets its
-    code; a mistake in the request gets BAD_REQUEST; the database out of reach (restarting,
-    locked) gets SERVICE_UNAVAILABLE, worth a retry; anything else is logged with its
-    traceback and masked.
+    code (and ``extensions.field``, the argument at fault, when it names one); a mistake in the
+    request gets BAD_REQUEST; the database out of reach (restarting, locked) gets
+    SERVICE_UNAVAILABLE, worth a retry; anything else is logged with its traceback and masked.
 
     Strawberry hands every error to ``Schema.process_errors`` (parse, validation and execution
     alike) before it answers, which is where this runs (see ``ThreadedSchema``).
@@ -44,6 +44,8 @@ def present(error: GraphQLError) -> None:
     original = error.original_error
     if isinstance(original, DomainError):
         _set(error, original.message, code_for(original))
+        if original.field is not None:
+            error.extensions = {**(error.extensions or {}), "field": original.field}
     elif original is None or isinstance(original, GraphQLError):
         _set(error, error.message, "BAD_REQUEST")
     elif error.path is None and isinstance(original, ValueError | OverflowError | RecursionError):

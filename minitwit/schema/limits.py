@@ -8,7 +8,7 @@ result is remembered by the caller), in one pass that is linear in its size, fra
 - its size with every fragment spread expanded (Strawberry's own depth and alias limiters walk
   fragments once per spread, which is exponential in fragments that spread others twice);
 - the worst-case number of result items: each list field multiplies what it contains by its
-  ``first`` (its default when absent, its maximum when it comes by variable);
+  ``first`` or ``last`` (its default when absent, its maximum when it comes by variable);
 - the worst-case number of resolver calls that query the database;
 - how many password-hashing mutation fields it selects (at most one), and so whether the
   request must wait for a hashing slot.
@@ -30,6 +30,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    ValueNode,
     parse,
 )
 
@@ -37,6 +38,8 @@ MAX_TOKENS = 2_000
 MAX_FIELDS = 5_000
 MAX_ITEMS = 10_000
 MAX_DATABASE_CALLS = 50
+# The arguments that say how many items a list field returns (Relay's forward and backward).
+PAGE_SIZE_ARGUMENTS = frozenset({"first", "last"})
 
 
 @dataclass(frozen=True)
@@ -175,20 +178,43 @@ class _Walk:
         return _Cost(
             fields=1 + inner.fields,
             items=1 + times * inner.items,
-            calls=(name in self.limits.database_fields) + times * inner.calls,
+            calls=self._queries(field) + times * inner.calls,
             hashing=(name in self.limits.hashing_fields) + inner.hashing,
         )
 
+    def _queries(self, field: FieldNode) -> int:
+        """1 if resolving ``field`` queries the database. ``"name(argument)"`` in
+        ``database_fields`` counts the field only when given that argument: ``node(id:)`` at
+        the root looks up a row, an edge's ``node`` (no arguments) is already loaded."""
+        name = field.name.value
+        if name in self.limits.database_fields:
+            return 1
+        return int(
+            any(
+                f"{name}({argument.name.value})" in self.limits.database_fields
+                for argument in field.arguments or ()
+            )
+        )
+
     def _multiplier(self, field: FieldNode) -> int:
+        """How many items a list field returns at most: its ``first`` or ``last`` (both are
+        refused when given together; the larger counts), its maximum when either comes by
+        variable, its default when neither is given."""
         limits = self.limits.list_fields.get(field.name.value)
         if limits is None:
             return 1
-        for argument in field.arguments or ():
-            if argument.name.value == "first":
-                if isinstance(argument.value, IntValueNode):
-                    try:
-                        return max(0, min(int(argument.value.value), limits.maximum))
-                    except ValueError:
-                        return limits.maximum
+        sizes = [
+            self._size(argument.value, limits)
+            for argument in field.arguments or ()
+            if argument.name.value in PAGE_SIZE_ARGUMENTS
+        ]
+        return max(sizes) if sizes else limits.default
+
+    @staticmethod
+    def _size(value: ValueNode, limits: ListField) -> int:
+        if isinstance(value, IntValueNode):
+            try:
+                return max(0, min(int(value.value), limits.maximum))
+            except ValueError:
                 return limits.maximum
-        return limits.default
+        return limits.maximum

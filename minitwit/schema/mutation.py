@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
 from minitwit.resolvers import accounts, messages, social
 from minitwit.resolvers.errors import Invalid
-from minitwit.resolvers.validation import parse_id
+from minitwit.resolvers.validation import parse_global_id
 from minitwit.schema.context import Context
 from minitwit.schema.types import Message, User
 
@@ -16,11 +18,36 @@ from minitwit.schema.types import Message, User
 HASHING_FIELDS = frozenset({"register", "login"})
 
 
-@strawberry.type
+Username = Annotated[str, strawberry.argument(description="A username, exactly as registered.")]
+Password = Annotated[str, strawberry.argument(description="The password.")]
+MessageId = Annotated[
+    strawberry.ID,
+    strawberry.argument(
+        description=(
+            "The message's global id (Message.id). A bare number, the message ids of old,"
+            " is accepted too but deprecated."
+        )
+    ),
+]
+
+
+@strawberry.type(description="What a person can do.")
 class Mutation:
     @strawberry.mutation(description="Sign up. Sign in afterwards with login.")
     def register(
-        self, info: Info[Context, None], username: str, email: str, password: str, password2: str
+        self,
+        info: Info[Context, None],
+        username: Annotated[
+            str,
+            strawberry.argument(
+                description="The name to sign in with: up to 64 characters, no '/'."
+            ),
+        ],
+        email: Annotated[str, strawberry.argument(description="An email address (for Gravatar).")],
+        password: Annotated[str, strawberry.argument(description="The password to sign in with.")],
+        password2: Annotated[
+            str, strawberry.argument(description="The password again; both must match.")
+        ],
     ) -> User:
         row = accounts.sign_up(
             info.context, username=username, email=email, password=password, password2=password2
@@ -28,7 +55,7 @@ class Mutation:
         return User.from_row(row)
 
     @strawberry.mutation(description="Sign in; sets the session cookie.")
-    def login(self, info: Info[Context, None], username: str, password: str) -> User:
+    def login(self, info: Info[Context, None], username: Username, password: Password) -> User:
         ctx = info.context
         try:
             row = accounts.sign_in(ctx, username=username, password=password)
@@ -45,7 +72,16 @@ class Mutation:
         return True
 
     @strawberry.mutation(description="Post a message as the signed-in user.")
-    def post_message(self, info: Info[Context, None], text: str) -> Message:
+    def post_message(
+        self,
+        info: Info[Context, None],
+        text: Annotated[
+            str,
+            strawberry.argument(
+                description="The message; not blank, at most MINITWIT_MAX_MESSAGE_LENGTH long."
+            ),
+        ],
+    ) -> Message:
         ctx = info.context
         viewer = ctx.require_viewer()
         with ctx.write() as tx:
@@ -55,7 +91,7 @@ class Mutation:
         return Message.from_view(view)
 
     @strawberry.mutation(description="Follow a user; following twice changes nothing.")
-    def follow(self, info: Info[Context, None], username: str) -> User:
+    def follow(self, info: Info[Context, None], username: Username) -> User:
         ctx = info.context
         viewer = ctx.require_viewer()
         with ctx.write() as tx:
@@ -63,7 +99,7 @@ class Mutation:
         return User.from_row(row)
 
     @strawberry.mutation(description="Stop following a user; unfollowing a stranger is fine.")
-    def unfollow(self, info: Info[Context, None], username: str) -> User:
+    def unfollow(self, info: Info[Context, None], username: Username) -> User:
         ctx = info.context
         viewer = ctx.require_viewer()
         with ctx.write() as tx:
@@ -71,18 +107,18 @@ class Mutation:
         return User.from_row(row)
 
     @strawberry.mutation(description="Hide a message everywhere (moderators).")
-    def flag_message(self, info: Info[Context, None], id: strawberry.ID) -> Message:
+    def flag_message(self, info: Info[Context, None], id: MessageId) -> Message:
         return _set_flagged(info, id, flagged=True)
 
     @strawberry.mutation(description="Show a flagged message again (moderators).")
-    def unflag_message(self, info: Info[Context, None], id: strawberry.ID) -> Message:
+    def unflag_message(self, info: Info[Context, None], id: MessageId) -> Message:
         return _set_flagged(info, id, flagged=False)
 
 
 def _set_flagged(info: Info[Context, None], raw_id: str, *, flagged: bool) -> Message:
     ctx = info.context
     moderator = ctx.require_moderator()
-    message_id = parse_id(raw_id, "message id")
+    message_id = parse_global_id(raw_id, "Message", "message id")
     with ctx.write() as tx:
         view = messages.set_flagged(tx, message_id=message_id, flagged=flagged, moderator=moderator)
     return Message.from_view(view)

@@ -15,14 +15,21 @@ TAKEN = "<taken>"
 
 
 @pytest.mark.parametrize(
-    ("username", "email", "password", "password2", "error"),
+    ("username", "email", "password", "password2", "error", "focused"),
     [
-        ("", "someone@example.com", "pw", "pw", "You have to enter a username"),
-        ("newcomer", "", "pw", "pw", "You have to enter a valid email address"),
-        ("newcomer", "no-at-sign", "pw", "pw", "You have to enter a valid email address"),
-        ("newcomer", "someone@example.com", "", "", "You have to enter a password"),
-        ("newcomer", "someone@example.com", "pw", "other", "The two passwords do not match"),
-        (TAKEN, "someone@example.com", "pw", "pw", "The username is already taken"),
+        ("", "someone@example.com", "pw", "pw", "You have to enter a username", "username"),
+        ("newcomer", "", "pw", "pw", "You have to enter a valid email address", "email"),
+        ("newcomer", "no-at-sign", "pw", "pw", "You have to enter a valid email address", "email"),
+        ("newcomer", "someone@example.com", "", "", "You have to enter a password", "password"),
+        (
+            "newcomer",
+            "someone@example.com",
+            "pw",
+            "other",
+            "The two passwords do not match",
+            "password2",
+        ),
+        (TAKEN, "someone@example.com", "pw", "pw", "The username is already taken", "username"),
     ],
 )
 def test_sign_up_error_is_shown(
@@ -34,7 +41,9 @@ def test_sign_up_error_is_shown(
     password: str,
     password2: str,
     error: str,
+    focused: str,
 ) -> None:
+    """The input the server names in extensions.field is focused."""
     if username == TAKEN:
         username = make_user("taken")
     elif username:
@@ -51,6 +60,7 @@ def test_sign_up_error_is_shown(
     expect(page).to_have_title("Sign Up | MiniTwit")
     expect(page.get_by_label("Username")).to_have_value(username)
     expect(page.get_by_label("E-Mail")).to_have_value(email)
+    expect(page.locator(f"#{focused}")).to_be_focused()
 
 
 @pytest.mark.parametrize(
@@ -78,6 +88,7 @@ def test_sign_in_error_is_shown(
     expect(page.get_by_role("alert")).to_have_text(f"Error: {error}")
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(page).to_have_title("Sign In | MiniTwit")
+    expect(page.locator("#password" if wrong_password else "#username")).to_be_focused()
     expect(page.get_by_label("Username")).to_have_value(username)
 
 

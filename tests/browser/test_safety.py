@@ -9,6 +9,7 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -219,3 +220,70 @@ def test_a_database_out_of_reach_shows_a_clear_error(
         )
     finally:
         server.stop()
+
+
+def test_the_web_client_never_decides_by_an_error_sentence() -> None:
+    """Which input an error is about comes from extensions.field, never from its English text."""
+    sentence = re.compile(
+        r"(?<!typeof )\b\w+\.message\s*[!=]==|\[\s*(error\.)?message\s*\]|'You have to|'Invalid "
+    )
+    offenders = [
+        f"{path.relative_to(WEB_DIR)}:{number}"
+        for path in sorted(WEB_DIR.rglob("*.js"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if sentence.search(line)
+    ]
+    assert offenders == []
+
+
+@pytest.mark.browser
+def test_a_username_with_markup_is_text_everywhere_the_pages_show_one(
+    page: Any,
+    new_page: Callable[..., Any],
+    real_server: Any,
+    make_user: Callable[[str], str],
+    post_as: Callable[..., list[str]],
+    sign_in: Callable[[Any, str], None],
+) -> None:
+    dialogs: list[str] = []
+    evil = make_user('<img src=x onerror="alert(1)"><i>&amp;')
+    moderator = make_user("mod")
+    real_server.cli("user", "promote", moderator)
+    post_as(evil, "hello from the markup user")
+    home = f"/{quote(evil, safe='')}"
+    injected = "img[src=x], i, script:not([src])"
+
+    sign_in(page, evil)
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    page.goto("/")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav).to_contain_text(f"sign out [{evil}]")
+    expect(page.get_by_label(f"What's on your mind {evil}?")).to_be_visible()
+    expect(page.locator("ul.messages > li strong a")).to_have_text([evil])
+    expect(page.locator(injected)).to_have_count(0)
+    page.goto(home)
+    expect(page.locator("#page-title")).to_have_text(f"{evil}'s Timeline")
+    expect(page).to_have_title(f"{evil}'s Timeline | MiniTwit")
+    expect(page.locator("#followstatus")).to_have_text("This is you!")
+    expect(page.locator(injected)).to_have_count(0)
+
+    visitor = new_page()
+    visitor.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    sign_in(visitor, moderator)
+    visitor.goto(home)
+    expect(visitor.locator("#page-title")).to_have_text(f"{evil}'s Timeline")
+    visitor.get_by_role("link", name="Follow user").click()
+    expect(visitor.locator("ul.flashes")).to_have_text(f'You are now following "{evil}"')
+    expect(visitor.get_by_role("button", name="Flag")).to_have_attribute(
+        "title", f"Flag this message by {evil}"
+    )
+    visitor.get_by_role("button", name="Flag").click()
+    expect(visitor.get_by_role("status").filter(has_text="flagged")).to_be_visible()
+    visitor.goto("/moderation")
+    expect(visitor.locator("ul.messages > li strong a")).to_have_text([evil])
+    expect(visitor.get_by_role("button", name="Unflag")).to_have_attribute(
+        "title", f"Unflag this message by {evil}"
+    )
+    for shown in (page, visitor):
+        expect(shown.locator(injected)).to_have_count(0)
+    assert dialogs == []

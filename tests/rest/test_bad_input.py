@@ -16,9 +16,7 @@ import httpx
 import pytest
 
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH
-from tests.servers import ServerProcess
-
-pytestmark = pytest.mark.postgres
+from tests.rest.conftest import RestServer
 
 ALICE, BOB, CAROL = "Bad Alice", "Bad Bob", "Bad Carol"
 ALICE_PATH, BOB_PATH = "Bad%20Alice", "Bad%20Bob"
@@ -198,7 +196,7 @@ LATEST = count(100_000)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def people(rest_server: ServerProcess) -> None:
+def people(rest_server: RestServer) -> None:
     with rest_server.client(headers={"Authorization": DEFAULT_SIMULATOR_AUTH}) as client:
         for name in (ALICE, BOB, CAROL):
             body = {"username": name, "email": f"{name[4:]}@example.com", "pwd": "secret"}

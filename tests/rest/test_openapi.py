@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,16 +11,13 @@ import pytest
 from jsonschema import Draft7Validator
 
 from minitwit.rest_compat import openapi
-from tests.rest.conftest import SIM_HEADERS
-from tests.servers import ServerProcess
-
-pytestmark = pytest.mark.postgres
+from tests.rest.conftest import SIM_HEADERS, RestServer
 
 NAME = "Open Api"
 
 
 @pytest.fixture(scope="module")
-def document(rest_server: ServerProcess) -> dict[str, Any]:
+def document(rest_server: RestServer) -> dict[str, Any]:
     with rest_server.client() as client:
         response = client.get("/openapi.json")
     assert response.status_code == 200
@@ -61,7 +60,7 @@ def test_document_is_openapi_3_and_lists_every_route(document: dict[str, Any]) -
 
 
 def test_real_responses_match_the_document(
-    document: dict[str, Any], rest_server: ServerProcess
+    document: dict[str, Any], rest_server: RestServer
 ) -> None:
     user = NAME.replace(" ", "%20")
     with (
@@ -98,3 +97,14 @@ def test_real_responses_match_the_document(
         check(document, template, response)
     statuses = {response.status_code for _, response in exchanges}
     assert statuses == {200, 204, 400, 403, 404, 405, 413}
+
+
+def test_the_document_is_the_committed_one() -> None:
+    """The published contract changes only on purpose: regenerate tests/rest/openapi.json with
+    .venv/bin/python -c 'import json; from minitwit.rest_compat import openapi;
+    print(json.dumps(openapi.document(), indent=2, sort_keys=True))' > tests/rest/openapi.json"""
+    committed = json.loads((Path(__file__).parent / "openapi.json").read_text())
+    assert openapi.document() == committed
+    moved = openapi.document("/api", default_no=7)
+    assert sorted(moved["paths"]) == sorted(f"/api{path}" for path in committed["paths"])
+    assert "Default 7." in moved["paths"]["/api/msgs"]["get"]["parameters"][0]["description"]

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def second_server(
-    pg_url: str, rest_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+    pg_url: str, pg_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     server = ServerProcess(pg_url, tmp_path_factory.mktemp("second") / "server.log").start()
     yield server
@@ -22,10 +22,10 @@ def second_server(
 
 
 def test_two_processes_share_latest_and_data(
-    rest_server: ServerProcess, second_server: ServerProcess
+    pg_server: ServerProcess, second_server: ServerProcess
 ) -> None:
     with (
-        rest_server.client(headers=SIM_HEADERS) as one,
+        pg_server.client(headers=SIM_HEADERS) as one,
         second_server.client(headers=SIM_HEADERS) as two,
     ):
         assert one.get("/latest").json() == two.get("/latest").json() == {"latest": -1}
@@ -58,10 +58,10 @@ def test_two_processes_share_latest_and_data(
             assert (two if n % 2 else one).get("/latest").json() == {"latest": 100 + n}
 
 
-def test_latest_survives_a_restart(rest_server: ServerProcess) -> None:
-    with rest_server.client(headers=SIM_HEADERS) as client:
+def test_latest_survives_a_restart(pg_server: ServerProcess) -> None:
+    with pg_server.client(headers=SIM_HEADERS) as client:
         assert client.get("/msgs", params={"latest": 777}).status_code == 200
-    rest_server.stop()
-    rest_server.start()
-    with rest_server.client() as client:
+    pg_server.stop()
+    pg_server.start()
+    with pg_server.client() as client:
         assert client.get("/latest").json() == {"latest": 777}

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from minitwit.rest_compat.replay import Action, percentile, plan, read_scenario
-from tests.servers import REPO, ServerProcess, free_port
+from minitwit import cli
+from minitwit.rest_compat.replay import Action, Report, percentile, plan, read_scenario, replay
+from tests.conftest import LiveServer
+from tests.rest.conftest import RestServer
+from tests.servers import free_port
 
 ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,http://127\.0\.0\.1:\d+,(\d+),(.+)$")
 
@@ -26,14 +34,15 @@ def write_scenario(path: Path, rows: list[tuple[str, ...]]) -> Path:
 
 
 def run_replay(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "minitwit", "replay", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """``minitwit replay ARGS`` in this process (its exit status, stdout and stderr): the CLI's
+    own parser and handler, so mutation testing reaches it (tests/MUTATION.md)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main(["replay", *args])
+        except SystemExit as exit:
+            status = int(exit.code or 0)
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
 def sample_rows(tag: str = "") -> list[tuple[str, ...]]:
@@ -102,14 +111,16 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 0.99) == 0.0
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("workers", ["1", "3"])
 def test_replay_command_passes_with_empty_stdout(
-    rest_server: ServerProcess, tmp_path: Path, workers: str
+    rest_server: RestServer, tmp_path: Path, workers: str
 ) -> None:
     rows = sample_rows(workers)
     scenario = write_scenario(tmp_path / "scenario.csv", rows)
-    result = run_replay(rest_server.url, "--scenario", str(scenario), "--workers", workers)
+    # A generous timeout: this test is about the output, not the simulator's 0.3 s.
+    result = run_replay(
+        rest_server.url, "--scenario", str(scenario), "--workers", workers, "--timeout", "30"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
     assert "10 requests" in result.stderr
@@ -119,9 +130,8 @@ def test_replay_command_passes_with_empty_stdout(
         assert client.get("/latest").json() == {"latest": 9}
 
 
-@pytest.mark.postgres
 def test_replay_command_prints_errors_in_the_simulators_form(
-    rest_server: ServerProcess, tmp_path: Path
+    rest_server: RestServer, tmp_path: Path
 ) -> None:
     rows: list[tuple[str, ...]] = [
         ("register", "Err Ann", "ann@example.com", "pw"),
@@ -131,7 +141,9 @@ def test_replay_command_prints_errors_in_the_simulators_form(
         ("tweet", "Err Ann", "fine"),
     ]
     scenario = write_scenario(tmp_path / "scenario.csv", rows)
-    result = run_replay(rest_server.url, "--scenario", str(scenario), "--limit", "4")
+    result = run_replay(
+        rest_server.url, "--scenario", str(scenario), "--limit", "4", "--timeout", "30"
+    )
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert [ERROR_LINE.match(line).groups() for line in lines] == [  # type: ignore[union-attr]
@@ -150,3 +162,61 @@ def test_replay_command_reports_a_server_that_is_down(tmp_path: Path) -> None:
         ["0", "ConnectionError"],
         ["1", "ConnectionError"],
     ]
+
+
+def test_the_summary_states_counts_rate_latencies_and_statuses_exactly() -> None:
+    report = Report(workers=3, seconds=2.0, latencies=[0.004, 0.001, 0.002, 0.003], errors=1)
+    report.statuses.update({"204": 3, "ReadTimeout": 1})
+    assert report.summary() == (
+        "4 requests in 2.0 s (2/s) with 3 workers, 1 error\n"
+        "latency ms: p50 2.0, p99 4.0, max 4.0\n"
+        "statuses: 204: 3, ReadTimeout: 1"
+    )
+    single = Report(workers=1)
+    assert single.summary() == (
+        "0 requests in 0.0 s (0/s) with 1 worker, 0 errors\n"
+        "latency ms: p50 0.0, p99 0.0, max 0.0\n"
+        "statuses: "
+    )
+
+
+def test_the_replayer_sends_what_the_simulator_sends(tmp_path: Path) -> None:
+    """Headers, method, path and body as the course's simulator sends them, one connection
+    per request; a 5xx is an error line, a timeout is ReadTimeout."""
+    seen: list[dict[str, object]] = []
+
+    async def record(request: Request) -> Response:
+        seen.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": request.url.query,
+                "headers": {k: v for k, v in request.headers.items() if k != "content-length"},
+                "body": await request.body(),
+            }
+        )
+        return Response(status_code=500 if "Bad" in request.url.path else 204)
+
+    app = Starlette(routes=[Route("/{path:path}", record, methods=["POST"])])
+    with LiveServer(app) as live:
+        actions = [
+            Action.parse(scenario_line(7, "tweet", "Ann A", "hi")),
+            Action.parse(scenario_line(8, "follow", "Bad Bo", "Ann A")),
+        ]
+        out = io.StringIO()
+        report = replay(live.url + "/", actions, auth="Basic x", out=out, timeout=30)
+    assert [(s["method"], s["path"], s["query"], s["body"]) for s in seen] == [
+        ("POST", "/msgs/Ann A", "latest=7", b'{"content": "hi"}'),
+        ("POST", "/fllws/Bad Bo", "latest=8", b'{"follow": "Ann A"}'),
+    ]
+    for request in seen:
+        headers = request["headers"]
+        assert isinstance(headers, dict)
+        assert headers["connection"] == "close"
+        assert headers["content-type"] == "application/json"
+        assert headers["authorization"] == "Basic x"
+    assert (report.requests, report.errors, dict(report.statuses)) == (2, 1, {"204": 1, "500": 1})
+    line = out.getvalue().strip()
+    stamp, rest = line[:19], line[19:]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", stamp), line
+    assert rest == f",{live.url}/,8,500,follow"

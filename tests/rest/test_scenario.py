@@ -55,7 +55,7 @@ def expected_state(path: Path) -> Expected:
 
 @pytest.mark.timeout(900)
 def test_full_scenario_replays_without_errors_and_reads_back_exactly(
-    rest_server: ServerProcess, pg_url: str
+    pg_server: ServerProcess, pg_url: str
 ) -> None:
     scenario = shared_file("minitwit_scenario.csv")
     expected = expected_state(scenario)
@@ -64,13 +64,13 @@ def test_full_scenario_replays_without_errors_and_reads_back_exactly(
     assert len(actions) == 25_922
 
     errors = io.StringIO()
-    report = replay(rest_server.url, actions, workers=4, timeout=TEST_TIMEOUT_SECONDS, out=errors)
+    report = replay(pg_server.url, actions, workers=4, timeout=TEST_TIMEOUT_SECONDS, out=errors)
     assert errors.getvalue() == ""
     assert report.errors == 0
     assert report.requests == 25_922
     print(report.summary())
 
-    with rest_server.client(headers=SIM_HEADERS) as client:
+    with pg_server.client(headers=SIM_HEADERS) as client:
         assert client.get("/latest").json() == {"latest": 25_921}
         assert expected.last_latest == 25_921
         assert len(client.get("/msgs").json()) == 100

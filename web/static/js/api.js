@@ -10,10 +10,12 @@ const KNOWN_CODES = new Set([
 const TIMEOUT_MS = 15000;
 
 export class ApiError extends Error {
-  constructor(message, code) {
+  // field: the argument at fault (extensions.field), when the server names one.
+  constructor(message, code, field = null) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
+    this.field = field;
   }
 }
 
@@ -47,7 +49,8 @@ export async function graphql(query, variables = {}) {
     const first = errors[0];
     const code = first?.extensions?.code;
     if (KNOWN_CODES.has(code) && typeof first.message === 'string') {
-      throw new ApiError(first.message, code);
+      const field = first.extensions.field;
+      throw new ApiError(first.message, code, typeof field === 'string' ? field : null);
     }
     console.error('GraphQL errors', errors);
     throw new ApiError(SERVER_FAILURE, 'SERVER');

@@ -1,10 +1,11 @@
 // The sign-in and sign-up pages: signed-in visitors go on to "/"; the form runs `send` with its
-// fields, and a refusal shows as "Error: <text>" with the field it is about focused.
+// fields, and a refusal shows as "Error: <text>" with the field it is about focused: the one
+// the server names (extensions.field, an argument named like the form's input), else the first.
 
 import { ApiError, fetchViewer } from './api.js';
 import { renderFlashes, renderNav, showError } from './layout.js';
 
-export async function signedOutForm(formId, { send, fieldOf, clearOnError }) {
+export async function signedOutForm(formId, { send, clearOnError }) {
   const form = document.getElementById(formId);
   const submit = form.querySelector('input[type="submit"]');
   let viewer = null;
@@ -28,7 +29,8 @@ export async function signedOutForm(formId, { send, fieldOf, clearOnError }) {
       submit.disabled = false;
       for (const name of clearOnError) form.elements[name].value = '';
       showError(error instanceof ApiError ? error.message : String(error));
-      form.elements[fieldOf(error.message)].focus();
+      const named = error instanceof ApiError && error.field ? form.elements[error.field] : null;
+      (named ?? form.querySelector('input:not([type="hidden"]):not([type="submit"])')).focus();
     }
   });
   submit.disabled = false;

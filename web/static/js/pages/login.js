@@ -7,7 +7,6 @@ import { signedOutForm } from '../signed_out_form.js';
 
 signedOutForm('login-form', {
   clearOnError: ['password'],
-  fieldOf: (message) => (message === 'Invalid password' ? 'password' : 'username'),
   async send({ username, password }) {
     await graphql(
       'mutation Login($username: String!, $password: String!) '

@@ -5,17 +5,8 @@ import { flash } from '../flash.js';
 import { failed } from '../layout.js';
 import { signedOutForm } from '../signed_out_form.js';
 
-const FIELD_OF_ERROR = {
-  'You have to enter a username': 'username',
-  'The username is already taken': 'username',
-  'You have to enter a valid email address': 'email',
-  'You have to enter a password': 'password',
-  'The two passwords do not match': 'password2',
-};
-
 signedOutForm('register-form', {
   clearOnError: ['password', 'password2'],
-  fieldOf: (message) => FIELD_OF_ERROR[message] ?? 'username',
   async send({ username, email, password, password2 }) {
     await graphql(
       'mutation Register($username: String!, $email: String!, $password: String!, '

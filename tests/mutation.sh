@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Mutation testing of minitwit/resolvers/ and minitwit/rest_compat/ with mutmut, on the fast
+# in-process tests (SQLite, no browser, no server process; [tool.mutmut] in pyproject.toml).
+# Works on a fresh clone: it makes .venv if needed and installs the `mutation` extra.
+# Prints the score and writes the surviving mutants to mutants/survivors.txt; tests/MUTATION.md
+# records the last score and why each survivor survives. CPU-heavy: it runs at nice 19.
+#
+#   tests/mutation.sh                 # everything (about an hour on two busy cores)
+#   MUTMUT_CHILDREN=4 tests/mutation.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[test,mutation]'
+# The mutants run in process: nothing may require PostgreSQL, a browser or the shared data.
+unset MINITWIT_REQUIRE_PG MINITWIT_REQUIRE_BROWSER MINITWIT_REQUIRE_SHARED PYTEST_ADDOPTS
+rm -rf mutants
+set +e
+nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-2}"
+status=$?
+set -e
+.venv/bin/mutmut results > mutants/survivors.txt || true
+.venv/bin/python tests/mutation_score.py
+exit "$status"
