@@ -186,7 +186,7 @@ def test_a_sqlite_read_that_stores_latest_takes_the_write_lock_before_it_reads(
     other_writes: list[str] = []
 
     def write_from_elsewhere(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.startswith("UPDATE latest") or other_writes:
+        if not statement.startswith("INSERT INTO latest") or other_writes:
             return
         other = sqlite3.connect(path, timeout=0, isolation_level=None)
         try:
@@ -483,8 +483,14 @@ def test_legacy_import_reports_every_row_and_imports_nothing_twice(
     assert str(first) == (
         "imported 2 users (1 already present), 4 messages (1 already present), "
         "3 follows (0 already present)\n"
-        "skipped 10 rows that cannot be stored:\n" + "\n".join(f"  {r}" for r in first.invalid)
+        "skipped 10 rows that cannot be stored:\n"
+        + "\n".join(f"  {r}" for r in first.invalid)
+        + "\n2 imported users cannot sign in: their password hash is of a form MiniTwit cannot"
+        " verify:\n"
+        "  user 1: 'ann' (hash form 'pbkdf2:sha256:1')\n"
+        "  user 2: 'bob' (hash form 'pbkdf2:sha256:1')"
     )
+    # made-up hashes ('pbkdf2:sha256:1$s$h': no real digest) are listed, not refused
     with db.session() as session:
         ann = accounts_user(session, "ann")
         assert ann.pw_hash == "pbkdf2:sha256:1$s$h", "legacy hashes are kept for sign-in"

@@ -19,7 +19,14 @@ from typing import Any
 
 import anyio.to_thread
 import strawberry
-from graphql import DocumentNode, GraphQLError, execute, parse, specified_rules
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    execute,
+    parse,
+    specified_rules,
+)
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions.max_aliases import create_validator as alias_rule
@@ -50,6 +57,7 @@ class Prepared:
     operation_type: OperationType | None = None
     errors: tuple[GraphQLError, ...] = ()  # syntax, cost, depth, aliases or schema
     hashes: bool = False
+    name: str | None = None  # the operation's own name, when the request names none
 
 
 class ThreadedSchema(strawberry.Schema):
@@ -96,7 +104,13 @@ class ThreadedSchema(strawberry.Schema):
         except RuntimeError:
             return Prepared(document=document)
         errors = validate_document(self._schema, document, self.rules)
-        return Prepared(document, operation_type, tuple(errors), inspection.hashes)
+        named = [
+            d.name.value
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode) and d.name is not None
+        ]
+        name = operation_name or (named[0] if len(named) == 1 else None)
+        return Prepared(document, operation_type, tuple(errors), inspection.hashes, name)
 
     async def execute(
         self,
@@ -130,7 +144,7 @@ class ThreadedSchema(strawberry.Schema):
             result = await anyio.to_thread.run_sync(run, limiter=self.limiter)
         if self.observe is not None:
             outcome = "error" if result.errors else "ok"
-            self.observe(kind.value, operation_name, outcome, time.perf_counter() - began)
+            self.observe(kind.value, prepared.name, outcome, time.perf_counter() - began)
         return result
 
     def _refused(
