@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
@@ -413,10 +413,6 @@ class Database:
             return self.work(func, *args, write=write)
 
         return await self.run(call)
-
-    def ping(self) -> None:
-        with self.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
 
     def checked_out(self) -> int:
         status: Any = self.engine.pool
