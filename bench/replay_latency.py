@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from minitwit.rest_compat.replay import Replayer, percentile, read_scenario
+from minitwit.replay import Replayer, percentile, read_scenario
 from tests.servers import REPO, ServerProcess
 
 SHARED = Path(os.environ.get("MINITWIT_SHARED_DIR", REPO.parent / "shared"))

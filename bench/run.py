@@ -44,7 +44,7 @@ from bench.services import (
     machine,
     rest_ceiling,
 )
-from minitwit.rest_compat.replay import (
+from minitwit.replay import (
     Action,
     Replayer,
     Report,

@@ -1,4 +1,9 @@
-"""The ``minitwit`` command: serve, migrate, moderate, import."""
+"""The ``minitwit`` command: serve, migrate, moderate, import, back up, replay.
+
+Every command works on a fresh database (it migrates it first, as ``serve`` does) and anything
+a user can get wrong (a setting, the database's URL or reachability, a name, an id, a file)
+ends the command with one line on stderr and exit status 1; usage errors exit with 2.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +11,60 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from minitwit import backup, migrate
-from minitwit.db import Database, Tx
+from alembic.util.exc import CommandError as AlembicError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from minitwit import __version__, backup, migrate
+from minitwit.db import Database, Tx, first_line
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
 from minitwit.resolvers.validation import global_id, parse_global_id
-from minitwit.rest_compat import replay as rest_replay
-from minitwit.settings import Settings, SettingsError
+from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings, SettingsError, redacted
 
 T = TypeVar("T")
+REPLAY_TIMEOUT = 0.3  # seconds: the course simulator's
+
+
+class CommandError(Exception):
+    """Something the user can fix, said in one line."""
+
+
+USER_ERRORS = (CommandError, DomainError, SettingsError, backup.BackupError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         result: int = args.handler(args)
-    except (DomainError, SettingsError, backup.BackupError) as exc:
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return result
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minitwit", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minitwit", description="MiniTwit: serve, migrate, moderate, import, back up, replay."
+    )
+    parser.add_argument("--version", action="version", version=f"minitwit {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the web server")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--workers", type=_positive, default=1)
     serve.add_argument(
         "--graceful-timeout",
-        type=int,
+        type=_positive,
         default=30,
         help="seconds to let in-flight requests finish after SIGTERM",
     )
@@ -92,18 +114,133 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(handler=_graphql_schema)
 
-    replay = commands.add_parser("replay", help="replay a simulator scenario against a server")
-    rest_replay.add_arguments(replay)
+    replay = commands.add_parser(
+        "replay",
+        help="replay a simulator scenario against a server (needs: pip install 'minitwit[replay]')",
+    )
+    replay.add_argument(
+        "url", type=_http_url, help="the API's base URL, e.g. http://127.0.0.1:8000"
+    )
+    replay.add_argument(
+        "--scenario",
+        type=Path,
+        default=Path("minitwit_scenario.csv"),
+        help="the scenario file (tab-separated, the course's format)",
+    )
+    replay.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="parallel workers, sharded by acting user (default 1: exactly the simulator)",
+    )
+    replay.add_argument("--limit", type=_positive, help="replay only the first N lines")
+    replay.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=REPLAY_TIMEOUT,
+        help=f"seconds (default {REPLAY_TIMEOUT})",
+    )
+    replay.add_argument(
+        "--auth", default=DEFAULT_SIMULATOR_AUTH, help="the Authorization header's value"
+    )
+    replay.set_defaults(handler=_replay)
     return parser
 
 
-def _in_session(func: Callable[[Tx], T]) -> T:
-    database = Database(Settings.from_env())
+def _positive(raw: str) -> int:
     try:
-        with database.transaction(write=True, atomic=True) as tx:
-            return func(tx)
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _positive(raw)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("a port is at most 65535")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def _http_url(raw: str) -> str:
+    scheme, _, rest = raw.partition("://")
+    if scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+        raise argparse.ArgumentTypeError(
+            f"not an http(s) URL: {raw!r} (e.g. http://127.0.0.1:8000)"
+        )
+    return raw
+
+
+@contextmanager
+def _database(settings: Settings, *, migrated: bool = True) -> Iterator[Database]:
+    """The settings' database, migrated first (as ``serve`` does) unless ``migrated`` is False.
+
+    A database that cannot be reached or used ends the command in one line; a SQLite file that
+    this command created is removed again if the command fails, so nothing is left behind.
+    """
+    created = _sqlite_file_to_create(settings)
+    database = Database(settings)
+    try:
+        if migrated:
+            migrate.upgrade(database.engine)
+        yield database
+    except BaseException:
+        database.dispose()
+        if created is not None:
+            for leftover in ("", "-journal", "-wal", "-shm"):
+                Path(f"{created}{leftover}").unlink(missing_ok=True)
+        raise
     finally:
         database.dispose()
+
+
+@contextmanager
+def _database_errors(settings: Settings) -> Iterator[None]:
+    """Errors of the database itself, said in one line with the (password-free) URL."""
+    try:
+        yield
+    except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
+        cause = (exc.orig if isinstance(exc, sa_exc.DBAPIError) else None) or exc
+        raise CommandError(
+            f"the database {redacted(settings.database_url)} cannot be used: {first_line(cause)}"
+        ) from None
+    except AlembicError as exc:
+        raise CommandError(f"cannot migrate: {str(exc).strip().splitlines()[0]}") from None
+
+
+def _sqlite_file_to_create(settings: Settings) -> Path | None:
+    """The SQLite file the settings name if it does not exist yet (None if it exists or is not
+    a file); a clear error if it cannot be created."""
+    if not settings.is_sqlite:
+        return None
+    name = make_url(settings.database_url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name)
+    if path.exists():
+        return None
+    if not path.parent.is_dir():
+        raise CommandError(f"cannot create the SQLite database {path}: no directory {path.parent}")
+    return path
+
+
+def _in_session(func: Callable[[Tx], T]) -> T:
+    settings = Settings.from_env()
+    with _database_errors(settings), _database(settings) as database:
+        with database.transaction(write=True, atomic=True) as tx:
+            return func(tx)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -111,9 +248,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if settings.migrate_on_start:
-        database = Database(settings)
-        migrate.upgrade(database.engine)
-        database.dispose()
+        with _database_errors(settings), _database(settings):
+            pass
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minitwit-metrics-")
     os.environ["MINITWIT_MIGRATE_ON_START"] = "0"  # done above, once, before any worker starts
@@ -133,21 +269,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    database = Database(Settings.from_env())
-    try:
+    settings = Settings.from_env()
+    with _database_errors(settings), _database(settings, migrated=False) as database:
         migrate.upgrade(database.engine, args.revision)
         print(f"schema at revision {migrate.current_revision(database.engine)}")
-    finally:
-        database.dispose()
     return 0
 
 
 def _db_current(args: argparse.Namespace) -> int:
-    database = Database(Settings.from_env())
-    try:
+    settings = Settings.from_env()
+    if _sqlite_file_to_create(settings) is not None:
+        print("empty")  # and no file made to say so
+        return 0
+    with _database_errors(settings), _database(settings, migrated=False) as database:
         print(migrate.current_revision(database.engine) or "empty")
-    finally:
-        database.dispose()
     return 0
 
 
@@ -200,6 +335,16 @@ def _import_legacy(args: argparse.Namespace) -> int:
     report = _in_session(lambda tx: legacy.import_legacy(tx, args.path))
     print(report)
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        from minitwit import replay
+    except ImportError as exc:
+        raise CommandError(
+            f"minitwit replay needs {exc.name}: pip install 'minitwit[replay]'"
+        ) from None
+    return replay.command(args)
 
 
 if __name__ == "__main__":

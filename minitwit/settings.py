@@ -1,17 +1,41 @@
-"""Typed settings, read from the environment in one place."""
+"""Typed settings: one pydantic model, read from the environment in one place.
+
+``Settings(...)`` takes its values as given and reads nothing, so tests and tools build the
+settings they mean; ``Settings.from_env()`` is the one place that reads the environment: the
+process's variables first, then ``.env`` in the working directory, and for secrets the file
+that ``NAME_FILE`` names (a Docker secret) when ``NAME`` itself is not set. Values are checked
+strictly (``MINITWIT_LOG_JSON=ture`` is an error, not false) and every error names the
+variable at fault.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 Environment = Literal["development", "production"]
 
 DEFAULT_SIMULATOR_AUTH = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh"
 DEVELOPMENT_SECRET = "development key"  # noqa: S105 - the original's key, refused in production
+# Settings whose value may come from the file ``NAME_FILE`` names, as Docker secrets do.
+SECRET_VARIABLES = ("DATABASE_URL", "SECRET_KEY")
+# Settings whose value an error message must not repeat.
+HIDDEN_VARIABLES = frozenset({"SECRET_KEY", "SIMULATOR_AUTH"})
 
 
 class SettingsError(ValueError):
@@ -26,46 +50,107 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    database_url: str = field(
-        default_factory=lambda: f"sqlite:///{Path.cwd() / 'minitwit.sqlite3'}"
-    )
-    env: Environment = "development"
-    secret_key: str = DEVELOPMENT_SECRET
-    simulator_auth: str = DEFAULT_SIMULATOR_AUTH
-    rest_prefix: str = ""
-    page_size: int = 30
-    max_page_size: int = 100
-    rest_default_no: int = 100
-    rest_max_no: int = 10_000
-    max_message_length: int = 1000
-    db_pool_size: int = 10
-    hash_concurrency: int = 2
-    body_timeout: float = 30.0
-    session_max_age: int = 14 * 24 * 3600
-    web_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "web")
-    log_level: str = "INFO"
-    log_json: bool = True
-    migrate_on_start: bool = True
+def redacted(url: str) -> str | None:
+    """``url`` with its password hidden, for messages (None if it is not a URL at all)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "database_url", normalise_database_url(self.database_url))
-        if self.env not in ("development", "production"):
-            raise SettingsError(f"MINITWIT_ENV must be development or production, not {self.env!r}")
+
+Positive = Annotated[int, Field(ge=1)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        env_ignore_empty=True,
+        case_sensitive=True,
+        env_file_encoding="utf-8",
+    )
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{Path.cwd() / 'minitwit.sqlite3'}",
+        validation_alias="DATABASE_URL",
+    )
+    env: Environment = Field("development", validation_alias="MINITWIT_ENV")
+    secret_key: str = Field(DEVELOPMENT_SECRET, validation_alias="SECRET_KEY")
+    simulator_auth: str = Field(DEFAULT_SIMULATOR_AUTH, validation_alias="SIMULATOR_AUTH")
+    rest_prefix: str = Field("", validation_alias="MINITWIT_REST_PREFIX")
+    page_size: Positive = Field(30, validation_alias="MINITWIT_PAGE_SIZE")
+    max_page_size: Positive = 100
+    rest_default_no: Positive = 100
+    rest_max_no: Positive = Field(10_000, validation_alias="MINITWIT_MAX_NO")
+    max_message_length: Positive = Field(1000, validation_alias="MINITWIT_MAX_MESSAGE_LENGTH")
+    db_pool_size: Positive = Field(10, validation_alias="DB_POOL_SIZE")
+    hash_concurrency: Positive = Field(2, validation_alias="MINITWIT_HASH_CONCURRENCY")
+    body_timeout: float = Field(
+        30.0, gt=0, allow_inf_nan=False, validation_alias="MINITWIT_BODY_TIMEOUT"
+    )
+    session_max_age: Positive = 14 * 24 * 3600
+    web_dir: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "web",
+        validation_alias="MINITWIT_WEB_DIR",
+    )
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    log_json: bool = Field(True, validation_alias="MINITWIT_LOG_JSON")
+    migrate_on_start: bool = Field(True, validation_alias="MINITWIT_MIGRATE_ON_START")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Constructing reads nothing: the environment is read by from_env() alone.
+        return (init_settings,)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        url = normalise_database_url(url)
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ValueError(
+                "must be a database URL such as sqlite:///minitwit.sqlite3 or "
+                "postgresql://user:password@host:5432/minitwit"
+            ) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return url
+
+    @field_validator("rest_prefix")
+    @classmethod
+    def _prefix_shape(cls, prefix: str) -> str:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError("must start with '/' and not end with '/'")
+        return prefix
+
+    @field_validator("log_level")
+    @classmethod
+    def _level_name(cls, level: str) -> str:
+        known = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+        if level.upper() not in known:
+            raise ValueError(f"must be one of {', '.join(known)}")
+        return level.upper()
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
         if self.production and (not self.secret_key or self.secret_key == DEVELOPMENT_SECRET):
-            raise SettingsError("SECRET_KEY must be set to a real secret in production")
-        if self.rest_prefix and (
-            not self.rest_prefix.startswith("/") or self.rest_prefix.endswith("/")
-        ):
-            raise SettingsError("MINITWIT_REST_PREFIX must start with '/' and not end with '/'")
-        for name in ("page_size", "max_page_size", "rest_max_no", "max_message_length"):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{name} must be positive")
-        if self.db_pool_size < 1 or self.hash_concurrency < 1:
-            raise SettingsError("DB_POOL_SIZE and MINITWIT_HASH_CONCURRENCY must be positive")
-        if not 0 < self.body_timeout < float("inf"):
-            raise SettingsError("MINITWIT_BODY_TIMEOUT must be a positive number of seconds")
+            raise ValueError("SECRET_KEY must be set to a real secret in production")
+        return self
 
     @property
     def production(self) -> bool:
@@ -76,73 +161,82 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """These settings with ``changes``, checked as a whole again."""
+        return type(self)(**{**self.model_dump(), **changes})
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-
-        def text(var: str, key: str) -> None:
-            if env.get(var):
-                values[key] = env[var]
-
-        def parsed(var: str, key: str, convert: Callable[[str], object], kind: str) -> None:
-            raw = env.get(var)
-            if raw:
-                try:
-                    values[key] = convert(raw)
-                except ValueError:
-                    raise SettingsError(f"{var} must be {kind}, not {raw!r}") from None
-
-        def integer(var: str, key: str) -> None:
-            parsed(var, key, int, "an integer")
-
-        def number(var: str, key: str) -> None:
-            parsed(var, key, float, "a number")
-
-        def flag(var: str, key: str) -> None:
-            raw = env.get(var)
-            if raw:
-                values[key] = raw.strip().lower() in ("1", "true", "yes", "on")
-
-        database_url = _value_or_file(env, "DATABASE_URL")
-        if database_url:
-            values["database_url"] = database_url
-        text("MINITWIT_ENV", "env")
-        text("SIMULATOR_AUTH", "simulator_auth")
-        text("MINITWIT_REST_PREFIX", "rest_prefix")
-        text("LOG_LEVEL", "log_level")
-        integer("MINITWIT_PAGE_SIZE", "page_size")
-        integer("MINITWIT_MAX_NO", "rest_max_no")
-        integer("MINITWIT_MAX_MESSAGE_LENGTH", "max_message_length")
-        integer("DB_POOL_SIZE", "db_pool_size")
-        integer("MINITWIT_HASH_CONCURRENCY", "hash_concurrency")
-        number("MINITWIT_BODY_TIMEOUT", "body_timeout")
-        flag("MINITWIT_LOG_JSON", "log_json")
-        flag("MINITWIT_MIGRATE_ON_START", "migrate_on_start")
-        if env.get("MINITWIT_WEB_DIR"):
-            values["web_dir"] = Path(env["MINITWIT_WEB_DIR"])
-        secret = _value_or_file(env, "SECRET_KEY")
-        if secret:
-            values["secret_key"] = secret
-        elif values.get("env") == "production":
-            values["secret_key"] = ""
-        return cls(**values)  # type: ignore[arg-type]
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        """The settings the environment describes: ``environ`` (default ``os.environ``), then
+        ``env_file`` (if it exists), then ``NAME_FILE`` for each secret ``NAME``."""
+        dotenv = DotEnvSettingsSource(cls, env_file=env_file).env_vars
+        layers = [
+            dict(os.environ if environ is None else environ),
+            {key: value for key, value in dotenv.items() if value is not None},
+        ]
+        values: dict[str, Any] = {}
+        for layer in layers:  # the first layer that sets a value wins
+            for key, value in _Variables(cls, layer)().items():
+                values.setdefault(key, value)
+            for name in SECRET_VARIABLES:
+                if name not in values and layer.get(f"{name}_FILE"):
+                    values[name] = _read_secret(name, layer[f"{name}_FILE"])
+        return cls(**values)
 
 
-def _value_or_file(env: Mapping[str, str], var: str) -> str | None:
-    """``var`` itself, or else the contents of the file ``var_FILE`` names (a Docker secret),
-    so commands run by hand in a container read the same secrets as the server."""
-    if env.get(var):
-        return env[var]
-    path = env.get(f"{var}_FILE")
-    if not path:
-        return None
+def _describe(error: ValidationError) -> str:
+    """One line naming each variable at fault, what it must be and (unless secret) what it is."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        if not problem["loc"]:
+            problems.append(problem["msg"].removeprefix("Value error, "))
+            continue
+        name = _variable_name(str(problem["loc"][0]))
+        message = problem["msg"].removeprefix("Value error, ")
+        message = re.sub(r"^(Input|Value) should be", "must be", message)
+        if problem["type"] == "bool_parsing":
+            message = "must be a boolean: 1/0, true/false, yes/no or on/off"
+        elif problem["type"] == "extra_forbidden":
+            message = "is not a setting"
+        shown = problem.get("input")
+        if name == "DATABASE_URL" and isinstance(shown, str):
+            shown = redacted(shown)
+        if name in HIDDEN_VARIABLES or shown is None or problem["type"] == "extra_forbidden":
+            problems.append(f"{name} {message}")
+        else:
+            problems.append(f"{name} {message}, not {shown!r}")
+    return "; ".join(problems)
+
+
+def _variable_name(key: str) -> str:
+    """The environment variable of a field (by name or alias), or the field's name."""
+    field = Settings.model_fields.get(key)
+    if field is not None and isinstance(field.validation_alias, str):
+        return field.validation_alias
+    return key
+
+
+class _Variables(EnvSettingsSource):
+    """Environment variables from a given mapping (``os.environ`` or a test's dict)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str]) -> None:
+        self._variables = variables
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._variables, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def _read_secret(name: str, path: str) -> str:
+    """The secret in the file ``NAME_FILE`` names, so commands run by hand in a container read
+    the same secrets as the server."""
     try:
         value = Path(path).read_text().strip()
     except OSError as exc:
-        raise SettingsError(f"{var}_FILE cannot be read: {exc}") from None
+        raise SettingsError(f"{name}_FILE cannot be read: {exc}") from None
     if not value:
-        raise SettingsError(f"{var}_FILE names an empty file: {path}")
+        raise SettingsError(f"{name}_FILE names an empty file: {path}")
     return value

@@ -94,11 +94,13 @@ def license_of(name: str) -> str:
 def closure(*roots: str, extras: tuple[str, ...] = ()) -> set[str]:
     """Canonical names of the installed distributions ``roots`` need (with ``extras``)."""
     seen: set[str] = set()
+    visited: set[tuple[str, tuple[str, ...]]] = set()  # a package asks for its own extras too
     todo = [(root, extras) for root in roots]
     while todo:
         name, wanted = todo.pop()
-        if canonicalize_name(name) in seen:
+        if (canonicalize_name(name), wanted) in visited:
             continue
+        visited.add((canonicalize_name(name), wanted))
         seen.add(canonicalize_name(name))
         for text in importlib.metadata.requires(name) or []:
             requirement = Requirement(text)

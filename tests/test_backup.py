@@ -20,7 +20,7 @@ from minitwit.db import Database
 from minitwit.models import Message, User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social
 from minitwit.resolvers.errors import DomainError
-from minitwit.rest_compat.replay import Action
+from minitwit.replay import Action
 from minitwit.settings import Settings
 from tests.conftest import BACKENDS, PostgresDatabases, shared_file
 

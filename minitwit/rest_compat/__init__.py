@@ -1,8 +1,8 @@
 """The course simulator's REST API, spoken exactly; every route calls the shared resolvers.
 
 ``endpoints.py`` holds the endpoints, ``parsing.py`` reads queries and bodies, ``responses.py``
-writes the reference's bytes, ``openapi.py`` describes it all and ``replay.py`` is the client
-that drives a server with a scenario file, as the course's simulator does.
+writes the reference's bytes and ``openapi.py`` describes it all. The client that drives a
+server with a scenario file, as the course's simulator does, is ``minitwit.replay``.
 """
 
 from __future__ import annotations

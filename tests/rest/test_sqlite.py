@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from minitwit.app import create_app
 from minitwit.db import Database
-from minitwit.rest_compat import replay
+from minitwit import replay
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.conftest import LiveServer
 from tests.servers import TEST_SECRET

@@ -1,5 +1,7 @@
 """``minitwit replay URL``: drive a server with a simulator scenario file, as the course does.
 
+A client, not part of the server: it needs ``httpx`` (``pip install 'minitwit[replay]'``).
+
 With one worker it behaves like the course's ``minitwit_simulator.py``: every action in file
 order, one request at a time, a new connection each (``Connection: close``), the same headers,
 bodies and timeout. With ``--workers N`` the actions are sharded by acting user: first every
@@ -325,38 +327,6 @@ def replay(
     replayer.report.seconds = time.perf_counter() - started
     replayer.finish()
     return replayer.report
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``replay`` subcommand's arguments and handler."""
-    parser.add_argument("url", help="the API's base URL, e.g. http://127.0.0.1:8000")
-    parser.add_argument(
-        "--scenario",
-        type=Path,
-        default=Path("minitwit_scenario.csv"),
-        help="the scenario file (tab-separated, the course's format)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=_positive,
-        default=1,
-        help="parallel workers, sharded by acting user (default 1: exactly the simulator)",
-    )
-    parser.add_argument("--limit", type=_positive, help="replay only the first N lines")
-    parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds (default 0.3)"
-    )
-    parser.add_argument(
-        "--auth", default=DEFAULT_SIMULATOR_AUTH, help="the Authorization header's value"
-    )
-    parser.set_defaults(handler=command)
-
-
-def _positive(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
 
 
 def command(
