@@ -18,9 +18,9 @@ from sqlalchemy.pool import NullPool
 from minitwit import migrate, passwords
 from minitwit.db import Database
 from minitwit.models import Message, User
+from minitwit.replay import Action
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social
 from minitwit.resolvers.errors import DomainError
-from minitwit.replay import Action
 from minitwit.settings import Settings
 from tests.conftest import BACKENDS, PostgresDatabases, shared_file
 
