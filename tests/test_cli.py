@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from minitwit import migrate
+from minitwit import __version__, migrate
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.resolvers import timelines
@@ -350,3 +352,209 @@ def test_import_legacy_lists_users_whose_hash_cannot_be_verified_and_sha1_users_
             assert stored.scalar_one().startswith("$argon2id$")
     third = minitwit("import-legacy", str(legacy), env=env)
     assert third.stdout.splitlines()[1:] == result.stdout.splitlines()[1:]
+
+
+@pytest.fixture
+def fresh_database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """A database no command has touched: no SQLite file yet, or an empty PostgreSQL one."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres")
+    url = databases.fresh(migrated=False)
+    yield url
+    databases.drop(url)
+
+
+def _small_legacy_database(path: Path) -> Path:
+    source = sqlite3.connect(path)
+    source.executescript(LEGACY_SCHEMA)
+    source.execute(
+        "INSERT INTO user (user_id, username, email, pw_hash) VALUES (1, 'ann', 'a@x.org', ?)",
+        (werkzeug_hash("pw", "sha1"),),
+    )
+    source.execute(
+        "INSERT INTO message (author_id, text, pub_date, flagged) VALUES (1, 'hi', 1600000000, 0)"
+    )
+    source.commit()
+    source.close()
+    return path
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_moderation_commands_on_a_fresh_database_migrate_it_first(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": fresh_database_url}
+    assert _one_line_error(minitwit("user", "promote", "ghost", env=env)) == (
+        "error: There is no user 'ghost'"
+    )
+    assert _one_line_error(minitwit("flag", global_id("Message", 1), env=env)) == (
+        "error: There is no message 1"
+    )
+
+
+def test_import_legacy_on_a_fresh_database_migrates_it_and_imports(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": fresh_database_url}
+    legacy = _small_legacy_database(tmp_path / "legacy.db")
+    imported = minitwit("import-legacy", str(legacy), env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.startswith("imported 1 users (0 already present), 1 messages")
+    assert minitwit("user", "promote", "ann", env=env).stdout == "ann is now a moderator\n"
+    assert minitwit("db", "current", env=env).stdout.strip() == migrate.head_revision()
+
+
+def test_a_failed_command_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:
+    path = tmp_path / "never.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{path}"}
+    for args in (
+        ("user", "promote", "ghost"),
+        ("flag", global_id("Message", 7)),
+        ("import-legacy", str(tmp_path / "missing.db")),
+        ("db", "upgrade", "no-such-revision"),
+    ):
+        _one_line_error(minitwit(*args, env=env))
+        assert list(tmp_path.iterdir()) == [], args
+    assert minitwit("db", "current", env=env).stdout == "empty\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("not a url", "error: DATABASE_URL must be a database URL such as"),
+        (
+            "mysql://me:hunter2@db/minitwit",
+            "error: DATABASE_URL must be a sqlite:// or postgresql://",
+        ),
+        ("sqlite:////no/such/directory/x.sqlite3", "error: cannot create the SQLite database"),
+        (
+            "postgresql://postgres:hunter2@127.0.0.1:1/minitwit",
+            "error: the database postgresql+psycopg2://postgres:***@127.0.0.1:1/minitwit cannot be"
+            " used: OperationalError: connection to server at",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "args", [("user", "promote", "ann"), ("db", "current"), ("db", "upgrade"), ("serve",)]
+)
+def test_a_bad_or_unreachable_database_is_one_line_without_the_password(
+    url: str, expected: str, args: tuple[str, ...]
+) -> None:
+    line = _one_line_error(minitwit(*args, env={"DATABASE_URL": url}))
+    assert line.startswith(expected)
+    assert "hunter2" not in line
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_that_does_not_exist_is_one_line(postgres: PostgresDatabases) -> None:
+    url = postgres.fresh(migrated=False)
+    postgres.drop(url)
+    line = _one_line_error(minitwit("user", "promote", "ann", env={"DATABASE_URL": url}))
+    assert line.endswith(f'database "{url.rsplit("/", 1)[1]}" does not exist')
+
+
+def test_version() -> None:
+    result = minitwit("--version", env={})
+    assert result.returncode == 0
+    assert result.stdout == f"minitwit {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("MINITWIT_LOG_JSON", "ture"), ("DB_POOL_SIZE", "ten"), ("MINITWIT_ENV", "staging")],
+)
+def test_a_bad_setting_stops_any_command_in_one_line_naming_it(variable: str, value: str) -> None:
+    for args in (("serve",), ("db", "current")):
+        line = _one_line_error(minitwit(*args, env={variable: value}))
+        assert line.startswith(f"error: {variable} must be"), line
+        assert repr(value) in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["replay", "localhost:8000"],
+        ["replay", "http://127.0.0.1:8000", "--timeout", "0"],
+        ["replay", "http://127.0.0.1:8000", "--workers", "0"],
+        ["serve", "--port", "70000"],
+    ],
+)
+def test_bad_arguments_are_usage_errors(args: list[str]) -> None:
+    result = minitwit(*args, env={})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"minitwit {args[0]}: error: argument ")
+
+
+WITHOUT_HTTPX = "import sys; sys.modules['httpx'] = None; "
+
+
+def test_replay_without_httpx_says_how_to_install_it() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            WITHOUT_HTTPX + "from minitwit.cli import main; "
+            "sys.exit(main(['replay', 'http://127.0.0.1:1']))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert _one_line_error(result) == (
+        "error: minitwit replay needs httpx: pip install 'minitwit[replay]'"
+    )
+
+
+SERVE_ONE_REQUEST_WITHOUT_HTTPX = """
+import asyncio, json
+from minitwit.app import create_app
+from minitwit.settings import Settings
+
+async def main():
+    app = create_app(Settings(database_url=sys.argv[1], secret_key="s" * 32))
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/latest", "raw_path": b"/latest", "query_string": b"",
+        "root_path": "", "headers": [], "client": ("127.0.0.1", 1), "server": ("test", 80),
+    }
+    async with app.router.lifespan_context(app):
+        await app(scope, receive, send)
+    print(sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]).decode())
+    assert "httpx" not in {name.split(".")[0] for name in sys.modules if sys.modules[name]}
+
+asyncio.run(main())
+"""
+
+
+def test_the_server_imports_and_answers_without_httpx(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_HTTPX + SERVE_ONE_REQUEST_WITHOUT_HTTPX, url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.split(" ", 1)[1]) == {"latest": -1}
+    assert result.stdout.startswith("200 ")
