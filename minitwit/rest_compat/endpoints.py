@@ -28,7 +28,7 @@ from minitwit.db import Database, Tx, is_unavailable
 from minitwit.resolvers import accounts, latest, messages, social, timelines
 from minitwit.resolvers.errors import DomainError, Forbidden, Invalid, NotFound
 from minitwit.resolvers.timelines import MessageView
-from minitwit.rest_compat import openapi
+from minitwit.rest_compat import openapi, operations
 from minitwit.rest_compat.parsing import (
     follow_action,
     parse_latest,
@@ -280,32 +280,23 @@ class SimulatorApi:
         )
 
     def routes(self) -> list[BaseRoute]:
+        """One route per path of the operations' table, built once at start-up."""
         prefix = self.settings.rest_prefix
-
-        def route(path: str, handlers: dict[str, Endpoint], name: str) -> Route:
-            wrapped = {method: _answering_errors(h) for method, h in handlers.items()}
+        routes: list[BaseRoute] = []
+        for path, path_operations in operations.paths().items():
+            handlers: dict[str, Endpoint] = {
+                operation.method: _answering_errors(getattr(self, operation.handler))
+                for operation in path_operations
+                if operation.handler is not None
+            }
             methods = list(ALL_METHODS)
             if path == "/register" and not prefix:
                 # GET /register is the web client's sign-up page; leave GET and HEAD to it.
                 methods = [m for m in methods if m not in ("GET", "HEAD")]
-            return Route(prefix + path, _dispatch(wrapped), methods=methods, name=name)
-
-        return [
-            route("/latest", {"GET": self.get_latest}, "sim_latest"),
-            route("/register", {"POST": self.register}, "sim_register"),
-            route("/msgs", {"GET": self.public_messages}, "sim_msgs"),
-            route(
-                "/msgs/{username:anytext}",
-                {"GET": self.user_messages, "POST": self.post_message},
-                "sim_user_msgs",
-            ),
-            route(
-                "/fllws/{username:anytext}",
-                {"GET": self.follows, "POST": self.change_follow},
-                "sim_fllws",
-            ),
-            route("/openapi.json", {"GET": self.openapi_document}, "sim_openapi"),
-        ]
+            template = path.replace(operations.USERNAME, "{username:anytext}")
+            name = "sim_" + path_operations[0].operation_id
+            routes.append(Route(prefix + template, _dispatch(handlers), methods=methods, name=name))
+        return routes
 
 
 # -- the work each endpoint does in its worker thread --------------------------------------

@@ -1,14 +1,15 @@
-"""The OpenAPI 3.0 document of the simulator API, written by hand to match ``endpoints.py``.
+"""The OpenAPI 3.0 document of the simulator API, built from the operations' table that also
+builds the routes (``operations.py``) and from the bodies' pydantic models (``schemas.py``).
 
-The tests validate real responses against the schemas below, so the two cannot drift apart
-unnoticed.
+The tests validate real responses against it, and compare it with the committed document.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from minitwit.resolvers.latest import NOTHING_RECEIVED
+from minitwit.rest_compat import operations, schemas
+from minitwit.rest_compat.operations import Operation
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -64,143 +65,18 @@ def _no_parameter(default: str) -> dict[str, Any]:
 def document(prefix: str = "", *, default_no: int = 100) -> dict[str, Any]:
     """The document for routes mounted under ``prefix`` ("" for the root)."""
     no = _no_parameter(f"Default {default_no}.")
-    authed: list[dict[str, list[str]]] = [{"simulator": []}]
-    common = [LATEST_PARAMETER]
-    spec: dict[str, Any] = {
+    paths: dict[str, Any] = {}
+    for path, path_operations in operations.paths().items():
+        item: dict[str, Any] = {}
+        if operations.USERNAME in path:
+            item["parameters"] = [USERNAME_PARAMETER]
+        for operation in path_operations:
+            item[operation.method.lower()] = _operation(operation, no)
+        paths[prefix + path] = item
+    return {
         "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "MiniTwit simulator API",
-            "version": "1.0.0",
-            "description": (
-                "The course simulator's REST API (the reference `minitwit_sim_api.py`). "
-                'Every error body is `{"error_msg": str, "status": int}`. Endpoints other '
-                "than `/register`, `/latest` and this document need the header "
-                "`Authorization: Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh` (configurable), else 403."
-            ),
-        },
-        "paths": {
-            f"{prefix}/latest": {
-                "get": {
-                    "operationId": "getLatest",
-                    "summary": "The last `latest` value received by any endpoint",
-                    "responses": {"200": _json(_ref("Latest"), "The stored value.")},
-                }
-            },
-            f"{prefix}/register": {
-                "post": {
-                    "operationId": "register",
-                    "summary": "Sign up a user (no authorization needed)",
-                    "parameters": common,
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("RegisterRequest")}},
-                    },
-                    "responses": {
-                        "204": NO_CONTENT,
-                        "400": _error("BadRequest"),
-                        "405": _error("MethodNotAllowed"),
-                        "408": _error("TooSlow"),
-                        "413": _error("TooLarge"),
-                    },
-                }
-            },
-            f"{prefix}/msgs": {
-                "get": {
-                    "operationId": "getMessages",
-                    "summary": "Everyone's unflagged messages, newest first",
-                    "security": authed,
-                    "parameters": [no, *common],
-                    "responses": {
-                        "200": _json(_ref("Messages"), "The messages."),
-                        "403": _error("Unauthorized"),
-                    },
-                },
-                "post": {
-                    "operationId": "postMessagesNotAllowed",
-                    "summary": "Not supported: post as a user at /msgs/{username}",
-                    "responses": {"405": _error("MethodNotAllowed")},
-                },
-            },
-            f"{prefix}/msgs/{{username}}": {
-                "parameters": [USERNAME_PARAMETER],
-                "get": {
-                    "operationId": "getUserMessages",
-                    "summary": "One user's unflagged messages, newest first",
-                    "security": authed,
-                    "parameters": [no, *common],
-                    "responses": {
-                        "200": _json(_ref("Messages"), "The messages."),
-                        "403": _error("Unauthorized"),
-                        "404": _error("NotFound"),
-                    },
-                },
-                "post": {
-                    "operationId": "postMessage",
-                    "summary": "Post a message as the user",
-                    "security": authed,
-                    "parameters": common,
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("MessageRequest")}},
-                    },
-                    "responses": {
-                        "204": NO_CONTENT,
-                        "400": _error("BadRequest"),
-                        "403": _error("Unauthorized"),
-                        "404": _error("NotFound"),
-                        "408": _error("TooSlow"),
-                        "413": _error("TooLarge"),
-                    },
-                },
-            },
-            f"{prefix}/fllws/{{username}}": {
-                "parameters": [USERNAME_PARAMETER],
-                "get": {
-                    "operationId": "getFollows",
-                    "summary": "The usernames the user follows, in the order followed",
-                    "security": authed,
-                    "parameters": [no, *common],
-                    "responses": {
-                        "200": _json(_ref("Follows"), "The followed users."),
-                        "403": _error("Unauthorized"),
-                        "404": _error("NotFound"),
-                    },
-                },
-                "post": {
-                    "operationId": "changeFollow",
-                    "summary": (
-                        "Follow or unfollow a user. `follow` wins when both keys are present; "
-                        "following twice and unfollowing a user not followed both succeed."
-                    ),
-                    "security": authed,
-                    "parameters": common,
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("FollowRequest")}},
-                    },
-                    "responses": {
-                        "204": NO_CONTENT,
-                        "400": _error("BadRequest"),
-                        "403": _error("Unauthorized"),
-                        "404": _error("NotFound"),
-                        "408": _error("TooSlow"),
-                        "413": _error("TooLarge"),
-                    },
-                },
-            },
-            f"{prefix}/openapi.json": {
-                "get": {
-                    "operationId": "getOpenApi",
-                    "summary": "This document",
-                    "responses": {
-                        "200": {
-                            "description": "The OpenAPI document.",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
-                    },
-                }
-            },
-        },
+        "info": INFO,
+        "paths": paths,
         "components": {
             "securitySchemes": {
                 "simulator": {
@@ -209,102 +85,77 @@ def document(prefix: str = "", *, default_no: int = 100) -> dict[str, Any]:
                     "description": "The header value must equal the configured credential.",
                 }
             },
-            "schemas": SCHEMAS,
-            "responses": {
-                "BadRequest": _json(
-                    _ref("Error"),
-                    "The body is not a JSON object, lacks a key, has a value of the wrong type, "
-                    "or fails validation (e.g. `The username is already taken`).",
-                ),
-                "Unauthorized": _json(
-                    _ref("Error"), "`You are not authorized to use this resource!`"
-                ),
-                "NotFound": _json(_ref("Error"), "The user named in the path or body is unknown."),
-                "MethodNotAllowed": _json(_ref("Error"), "The method is not supported here."),
-                "TooLarge": _json(_ref("Error"), "The body is larger than 64 KiB."),
-                "TooSlow": _json(
-                    _ref("Error"), "The body did not arrive within MINITWIT_BODY_TIMEOUT seconds."
-                ),
-                "Unavailable": _json(
-                    _ref("Error"),
-                    "The database is out of reach for now (restarting); retry after the "
-                    "`Retry-After` header's seconds.",
-                ),
-            },
+            "schemas": schemas.component_schemas(),
+            "responses": RESPONSES,
         },
     }
-    for path, operations in spec["paths"].items():
-        for operation in operations.values():
-            if isinstance(operation, dict) and "responses" in operation:
-                reaches_database = path != f"{prefix}/openapi.json" and any(
-                    status < "400" for status in operation["responses"]
-                )
-                if reaches_database:
-                    operation["responses"]["503"] = _error("Unavailable")
-    return spec
 
 
-SCHEMAS: dict[str, Any] = {
-    "Latest": {
-        "type": "object",
-        "required": ["latest"],
-        "additionalProperties": False,
-        "properties": {
-            "latest": {
-                "type": "integer",
-                "format": "int64",
-                "description": f"{NOTHING_RECEIVED} until a value has been received.",
-            }
-        },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["error_msg", "status"],
-        "additionalProperties": False,
-        "properties": {
-            "error_msg": {"type": "string"},
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
-        },
-    },
-    "Message": {
-        "type": "object",
-        "required": ["content", "pub_date", "user"],
-        "additionalProperties": False,
-        "properties": {
-            "content": {"type": "string"},
-            "pub_date": {
-                "type": "integer",
-                "format": "int64",
-                "description": "Unix seconds, UTC.",
-            },
-            "user": {"type": "string", "description": "The author's username."},
-        },
-    },
-    "Messages": {"type": "array", "items": _ref("Message")},
-    "Follows": {
-        "type": "object",
-        "required": ["follows"],
-        "additionalProperties": False,
-        "properties": {"follows": {"type": "array", "items": {"type": "string"}}},
-    },
-    "RegisterRequest": {
-        "type": "object",
-        "required": ["username", "email", "pwd"],
-        "properties": {
-            "username": {"type": "string", "minLength": 1, "maxLength": 64},
-            "email": {"type": "string", "description": "Must contain '@'."},
-            "pwd": {"type": "string", "minLength": 1},
-        },
-    },
-    "MessageRequest": {
-        "type": "object",
-        "required": ["content"],
-        "properties": {"content": {"type": "string"}},
-    },
-    "FollowRequest": {
-        "type": "object",
-        "description": "Exactly one of the keys is expected; `follow` wins if both are sent.",
-        "properties": {"follow": {"type": "string"}, "unfollow": {"type": "string"}},
-        "anyOf": [{"required": ["follow"]}, {"required": ["unfollow"]}],
-    },
+def _operation(operation: Operation, no: dict[str, Any]) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "summary": operation.summary,
+    }
+    if operation.authorized:
+        described["security"] = [{"simulator": []}]
+    parameters = [no] * operation.paged + [LATEST_PARAMETER] * operation.latest
+    if parameters:
+        described["parameters"] = parameters
+    if operation.body is not None:
+        described["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(operation.body.__name__)}},
+        }
+    responses: dict[str, Any] = {}
+    if operation.status == 200:
+        answer = _ref(operation.answer.__name__) if operation.answer else {"type": "object"}
+        responses["200"] = _json(answer, operation.answer_description)
+    elif operation.status == 204:
+        responses["204"] = NO_CONTENT
+    if operation.body is not None:
+        responses["400"] = _error("BadRequest")
+    if operation.authorized:
+        responses["403"] = _error("Unauthorized")
+    if operations.USERNAME in operation.path and operation.handler is not None:
+        responses["404"] = _error("NotFound")
+    if operation.status == 405 or operation.refuses_other_methods:
+        responses["405"] = _error("MethodNotAllowed")
+    if operation.body is not None:
+        responses["408"] = _error("TooSlow")
+        responses["413"] = _error("TooLarge")
+    if operation.database:
+        responses["503"] = _error("Unavailable")
+    described["responses"] = responses
+    return described
+
+
+INFO = {
+    "title": "MiniTwit simulator API",
+    "version": "1.0.0",
+    "description": (
+        "The course simulator's REST API (the reference `minitwit_sim_api.py`). "
+        'Every error body is `{"error_msg": str, "status": int}`. Endpoints other '
+        "than `/register`, `/latest` and this document need the header "
+        "`Authorization: Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh` (configurable), else 403."
+    ),
+}
+
+RESPONSES = {
+    "BadRequest": _json(
+        _ref("Error"),
+        "The body is not a JSON object, lacks a key, has a value of the wrong type, "
+        "or fails validation (e.g. `The username is already taken`).",
+    ),
+    "Unauthorized": _json(_ref("Error"), "`You are not authorized to use this resource!`"),
+    "NotFound": _json(_ref("Error"), "The user named in the path or body is unknown."),
+    "MethodNotAllowed": _json(_ref("Error"), "The method is not supported here."),
+    "TooLarge": _json(_ref("Error"), "The body is larger than 64 KiB."),
+    "TooSlow": _json(
+        _ref("Error"), "The body did not arrive within MINITWIT_BODY_TIMEOUT seconds."
+    ),
+    "Unavailable": _json(
+        _ref("Error"),
+        "The database is out of reach for now (restarting); retry after the "
+        "`Retry-After` header's seconds.",
+    ),
 }

@@ -10,7 +10,10 @@ import httpx
 import pytest
 from jsonschema import Draft7Validator
 
-from minitwit.rest_compat import openapi
+from minitwit.app import create_app
+from minitwit.rest_compat import openapi, operations
+from minitwit.settings import Settings
+from tests.asgi import AppClient
 from tests.rest.conftest import SIM_HEADERS, RestServer
 
 NAME = "Open Api"
@@ -108,3 +111,21 @@ def test_the_document_is_the_committed_one() -> None:
     moved = openapi.document("/api", default_no=7)
     assert sorted(moved["paths"]) == sorted(f"/api{path}" for path in committed["paths"])
     assert "Default 7." in moved["paths"]["/api/msgs"]["get"]["parameters"][0]["description"]
+
+
+def test_every_operation_of_the_table_is_routed_and_refused_ones_answer_405(
+    settings: Settings,
+) -> None:
+    """The routes are built from the same table as the document: each documented method
+    reaches its endpoint (an unauthorized request is its 403, not the router's 404 or 405)."""
+    with AppClient(create_app(settings)) as client:
+        for operation in operations.OPERATIONS:
+            path = operation.path.replace(operations.USERNAME, "Nobody")
+            response = client.request(operation.method, path)
+            if operation.handler is None:
+                assert response.status_code == 405, operation
+                assert response.json() == {"error_msg": "Method Not Allowed", "status": 405}
+            elif operation.authorized:
+                assert response.status_code == 403, operation
+            else:
+                assert response.status_code in (200, 400), (operation, response.text)
