@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -141,7 +142,7 @@ def _web_routes(settings: Settings, db: Database, session: Middleware) -> list[B
 def app_from_env() -> Starlette:
     """The factory ``minitwit serve`` hands to uvicorn, once in every worker process."""
     settings = Settings.from_env()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    configure_logging(settings.log_level, json_lines=settings.wants_json_logs(sys.stdout.isatty()))
     return create_app(settings)
 
 

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from alembic.util.exc import CommandError as AlembicError
+from loguru import logger
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from minitwit import __version__, backup, migrate
 from minitwit.db import Database, Tx, first_line
+from minitwit.observability import configure_logging
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
 from minitwit.resolvers.validation import global_id, parse_global_id
@@ -247,6 +249,14 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported here: the other commands need not pay for it
 
     settings = Settings.from_env()
+    configure_logging(settings.log_level, json_lines=settings.wants_json_logs(sys.stdout.isatty()))
+    url = f"http://{_browsable(args.host)}:{args.port}"
+    logger.info(
+        "MiniTwit {version} ({env}): open {url}/ (GraphQL: {url}/graphql)",
+        version=__version__,
+        env=settings.env,
+        url=url,
+    )
     if settings.migrate_on_start:
         with _database_errors(settings), _database(settings):
             pass
@@ -266,6 +276,13 @@ def _serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def _browsable(host: str) -> str:
+    """The address a browser on this machine opens for a server bound to ``host``."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - reading the bind address, not binding
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

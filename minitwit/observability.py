@@ -38,19 +38,25 @@ from minitwit.db import first_line
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0)
 REQUEST_ID_HEADER = "x-request-id"
+# The GraphQL operation's name, which the schema leaves in the request's state for the log line.
+GRAPHQL_OPERATION = "graphql_operation"
 RETRY_AFTER_SECONDS = 1
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
-    """Send loguru and the standard library's logging to stdout, one JSON object a line."""
+    """Send loguru and the standard library's logging to stdout: one JSON object a line, or
+    (``json_lines=False``, for a developer's terminal) one short coloured line per event."""
     logger.remove()
     if json_lines:
         logger.add(_json_sink, level=level.upper(), format="{message}")
     else:
-        logger.add(sys.stderr, level=level.upper())
+        logger.add(sys.stdout, level=level.upper(), format=_console_format, colorize=None)
     global _access  # one process-wide writer, like loguru's sinks
-    _access = AccessLog(json_lines=json_lines, enabled=logger.level(level.upper()).no <= INFO)
+    level_no = logger.level(level.upper()).no
+    _access = AccessLog(
+        json_lines=json_lines, enabled=level_no <= INFO, not_modified=level_no <= DEBUG
+    )
     # The standard library's loggers filter at the same level, so records below it are never
     # made; at level 0 uvicorn would also wrap the app in its per-message TRACE logger.
     logging.basicConfig(handlers=[_InterceptHandler()], level=level.upper(), force=True)
@@ -58,6 +64,25 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         logging.getLogger(name).handlers = [_InterceptHandler()]
         logging.getLogger(name).propagate = False
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def _console_format(record: Any) -> str:
+    """``12:03:04 INFO  GET /msgs 200 3.1 ms Timeline 5f0c...``: the access line's fields in
+    colour; other events as their message, with the request id when there is one."""
+    extra = record["extra"]
+    line = "<dim>{time:HH:mm:ss}</dim> <level>{level: <7}</level> "
+    if "status" in extra and "method" in extra:
+        status = extra["status"]
+        colour = "green" if status < 400 else "yellow" if status < 500 else "red"
+        line += f"{{extra[method]}} {{extra[path]}} <{colour}>{{extra[status]}}</{colour}>"
+        line += " {extra[duration_ms]} ms"
+        if extra.get("operation"):
+            line += " <cyan>{extra[operation]}</cyan>"
+    else:
+        line += "{message}"
+    if "request_id" in extra:
+        line += " <dim>{extra[request_id]}</dim>"
+    return line + "\n{exception}"
 
 
 def _json_sink(message: Any) -> None:
@@ -76,6 +101,8 @@ def _json_sink(message: Any) -> None:
 
 
 INFO = logging.INFO
+DEBUG = logging.DEBUG
+NOT_MODIFIED = 304
 
 
 class AccessLog:
@@ -83,28 +110,44 @@ class AccessLog:
     every other JSON line: loguru's record, frame lookup and formatting cost more than the
     rest of a small request's logging, and this line is written for every request."""
 
-    def __init__(self, *, json_lines: bool, enabled: bool) -> None:
+    def __init__(self, *, json_lines: bool, enabled: bool, not_modified: bool = False) -> None:
+        """``not_modified``: whether 304s (a browser revalidating a static file) are written;
+        they are DEBUG events, too many to read at INFO."""
         self.json_lines = json_lines
         self.enabled = enabled
+        self.not_modified = not_modified
 
     def write(
-        self, request_id: str, method: str, path: str, route: str, status: int, ms: float
+        self,
+        request_id: str,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        ms: float,
+        operation: str | None = None,
     ) -> None:
-        if not self.enabled:
+        if status == NOT_MODIFIED:
+            if not self.not_modified:
+                return
+        elif not self.enabled:
             return
+        level = "DEBUG" if status == NOT_MODIFIED else "INFO"
         if not self.json_lines:
-            logger.info(
+            logger.log(
+                level,
                 "{method} {path} {status}",
                 method=method,
                 path=path,
                 status=status,
                 route=route,
                 duration_ms=ms,
+                operation=operation,
             )
             return
         entry = {
             "time": datetime.now(UTC).astimezone().isoformat(),
-            "level": "INFO",
+            "level": level,
             "message": f"{method} {path} {status}",
             "logger": __name__,
             "request_id": request_id,
@@ -114,6 +157,8 @@ class AccessLog:
             "route": route,
             "duration_ms": ms,
         }
+        if operation is not None:
+            entry["operation"] = operation
         sys.stdout.write(json.dumps(entry, default=str) + "\n")
         sys.stdout.flush()
 
@@ -368,7 +413,13 @@ class RequestMiddleware:
                     if self.pool_usage is not None:
                         self.metrics.pool_checked_out.set(self.pool_usage())
                     _access.write(
-                        request_id, method, scope["path"], route, status, round(elapsed * 1000, 2)
+                        request_id,
+                        method,
+                        scope["path"],
+                        route,
+                        status,
+                        round(elapsed * 1000, 2),
+                        scope.get("state", {}).get(GRAPHQL_OPERATION),
                     )
         finally:
             self.metrics.in_flight.dec()

@@ -95,7 +95,8 @@ class Settings(BaseSettings):
         validation_alias="MINITWIT_WEB_DIR",
     )
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
-    log_json: bool = Field(True, validation_alias="MINITWIT_LOG_JSON")
+    # None: JSON lines unless stdout is a terminal in development (see wants_json_logs)
+    log_json: bool | None = Field(None, validation_alias="MINITWIT_LOG_JSON")
     migrate_on_start: bool = Field(True, validation_alias="MINITWIT_MIGRATE_ON_START")
 
     def __init__(self, **values: Any) -> None:
@@ -155,6 +156,12 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    def wants_json_logs(self, stdout_is_terminal: bool) -> bool:
+        """JSON lines, unless MINITWIT_LOG_JSON says otherwise or a developer is watching."""
+        if self.log_json is not None:
+            return self.log_json
+        return self.production or not stdout_is_terminal
 
     @property
     def is_sqlite(self) -> bool:

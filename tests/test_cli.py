@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import sqlite3
 import subprocess
 import sys
@@ -558,3 +561,60 @@ def test_the_server_imports_and_answers_without_httpx(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.split(" ", 1)[1]) == {"latest": -1}
     assert result.stdout.startswith("200 ")
+
+
+class _Terminal:
+    """A process whose stdout and stderr are a pseudo-terminal, as in a developer's shell."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        master, slave = pty.openpty()
+        self.master = master
+        self.process = subprocess.Popen(args, stdout=slave, stderr=slave, env=env, cwd=cwd)
+        os.close(slave)
+        self.output = b""
+
+    def wait_for(self, text: bytes, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{text!r} never came: {self.output!r}"
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:  # the process ended and closed the terminal
+                    assert text in self.output, f"{text!r} never came: {self.output!r}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        os.close(self.master)
+
+
+def test_serve_in_a_terminal_says_where_to_open_it_and_logs_readable_coloured_lines(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MINITWIT_LOG_JSON")}
+    terminal = _Terminal(
+        [sys.executable, "-m", "minitwit", "serve", "--port", str(port)], env, tmp_path
+    )
+    try:
+        terminal.wait_for(b"Application startup complete")
+        query = {"query": "query Timeline { publicTimeline { nodes { id } } }"}
+        response = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query)
+        request_id = response.headers["x-request-id"]
+        terminal.wait_for(request_id.encode())
+    finally:
+        terminal.stop()
+    text = re.sub(r"\x1b\[[0-9;]*m", "", terminal.output.decode())
+    first = text.splitlines()[0]
+    assert first.endswith(
+        f"MiniTwit {__version__} (development): open http://127.0.0.1:{port}/ "
+        f"(GraphQL: http://127.0.0.1:{port}/graphql)"
+    )
+    assert re.search(
+        rf"INFO    POST /graphql 200 [0-9.]+ ms Timeline {request_id}\r?$", text, re.MULTILINE
+    )
+    assert b"\x1b[32m200\x1b[0m" in terminal.output  # a 200 in green
+    assert "{" not in text  # no JSON

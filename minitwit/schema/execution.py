@@ -37,6 +37,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
+from minitwit.observability import GRAPHQL_OPERATION
 from minitwit.schema.context import Context
 from minitwit.schema.errors import present
 from minitwit.schema.limits import MAX_TOKENS, Inspector
@@ -126,6 +127,8 @@ class ThreadedSchema(strawberry.Schema):
         if not query:
             raise MissingQueryError
         prepared = self.prepare(query, operation_name)
+        if isinstance(context_value, Context):  # for the request's log line
+            setattr(context_value.request.state, GRAPHQL_OPERATION, prepared.name or operation_name)
         if prepared.errors:
             return self._refused(prepared, operation_name, began)
         kind = prepared.operation_type

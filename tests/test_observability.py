@@ -1,0 +1,106 @@
+"""Logging (minitwit/observability.py): the access line in a terminal and in JSON, and which
+format a process picks. In process, through the ASGI app: no socket is the point here."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+
+import pytest
+from loguru import logger
+
+from minitwit import observability
+from minitwit.app import create_app
+from minitwit.observability import AccessLog, configure_logging
+from minitwit.settings import Settings
+from tests.asgi import AppClient
+from tests.servers import TEST_SECRET
+
+TIMELINE = "query Timeline { publicTimeline(first: 1) { nodes { id } } }"
+TERMINAL_LINE = re.compile(
+    r"^\d\d:\d\d:\d\d INFO    (?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) "
+    r"(?P<ms>\d+(\.\d+)?) ms(?: (?P<operation>\w+))? (?P<request_id>[0-9a-f]{32})$"
+)
+
+
+@pytest.fixture
+def logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """Logging as a process configures it, written to the captured stdout; the test
+    process's own logging is put back afterwards."""
+    yield capsys
+    logger.remove()
+    logger.add(sys.stderr)
+    observability._access = AccessLog(json_lines=False, enabled=True)
+
+
+def _requests(settings: Settings) -> None:
+    with AppClient(create_app(settings)) as client:
+        assert client.post("/graphql", json={"query": TIMELINE}).status_code == 200
+        assert client.get("/latest").status_code == 200
+        assert client.get("/no/such/page").status_code == 404
+        style = client.get("/static/style.css")
+        assert style.status_code == 200
+        again = client.get("/static/style.css", headers={"If-None-Match": style.headers["etag"]})
+        assert again.status_code == 304
+
+
+def test_the_terminal_line_has_method_path_status_duration_request_id_and_operation(
+    settings: Settings, logs: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", json_lines=False)
+    _requests(settings)
+    lines = [TERMINAL_LINE.match(line) for line in logs.readouterr().out.splitlines()]
+    access = [(m["method"], m["path"], m["status"], m["operation"]) for m in lines if m]
+    assert access == [
+        ("POST", "/graphql", "200", "Timeline"),
+        ("GET", "/latest", "200", None),
+        ("GET", "/no/such/page", "404", None),
+        ("GET", "/static/style.css", "200", None),
+    ]  # and the 304 is not there
+
+
+def test_json_lines_carry_the_operation_and_leave_304s_to_debug(
+    settings: Settings, logs: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", json_lines=True)
+    _requests(settings)
+    entries = [json.loads(line) for line in logs.readouterr().out.splitlines()]
+    access = [entry for entry in entries if "status" in entry]
+    assert [(e["method"], e["path"], e["status"]) for e in access] == [
+        ("POST", "/graphql", 200),
+        ("GET", "/latest", 200),
+        ("GET", "/no/such/page", 404),
+        ("GET", "/static/style.css", 200),
+    ]
+    assert access[0]["operation"] == "Timeline"
+    assert "operation" not in access[1]
+    for entry in access:
+        assert entry["level"] == "INFO"
+        assert re.fullmatch(r"[0-9a-f]{32}", entry["request_id"])
+        assert entry["duration_ms"] >= 0
+
+    configure_logging("DEBUG", json_lines=True)
+    _requests(settings)
+    debug = [json.loads(line) for line in logs.readouterr().out.splitlines()]
+    (not_modified,) = [entry for entry in debug if entry.get("status") == 304]
+    assert not_modified["level"] == "DEBUG"
+    assert not_modified["path"] == "/static/style.css"
+
+
+@pytest.mark.parametrize(
+    ("log_json", "env", "terminal", "expected"),
+    [
+        (None, "development", True, False),
+        (None, "development", False, True),
+        (None, "production", True, True),
+        (True, "development", True, True),
+        (False, "production", False, False),
+    ],
+)
+def test_json_unless_a_developer_watches_a_terminal_or_the_setting_says(
+    log_json: bool | None, env: str, terminal: bool, expected: bool
+) -> None:
+    settings = Settings(log_json=log_json, env=env, secret_key=TEST_SECRET)
+    assert settings.wants_json_logs(stdout_is_terminal=terminal) is expected
