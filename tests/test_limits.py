@@ -1,9 +1,15 @@
 """The inspection every GraphQL document passes before it runs (minitwit/schema/limits.py)."""
 
 import pytest
-from graphql import SelectionSetNode
+from graphql import (
+    GraphQLNamedType,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+)
 
-from minitwit.schema import request_limits
+from minitwit.schema import build_schema
 from minitwit.schema.limits import MAX_ITEMS, MAX_TOKENS, Inspector, _Cost, _Walk
 from minitwit.settings import Settings
 
@@ -13,7 +19,7 @@ REGISTER = 'register(username: "a", email: "e", password: "p", password2: "p") {
 
 @pytest.fixture
 def inspector() -> Inspector:
-    return Inspector(request_limits(Settings()))
+    return build_schema(Settings()).inspector
 
 
 @pytest.mark.parametrize(
@@ -105,10 +111,12 @@ def test_fragments_that_double_at_every_level_are_measured_in_linear_time(
     walked = 0
     walk = _Walk.selection_set
 
-    def counting(self: _Walk, selection_set: SelectionSetNode | None) -> _Cost:
+    def counting(
+        self: _Walk, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
+    ) -> _Cost:
         nonlocal walked
         walked += 1
-        return walk(self, selection_set)
+        return walk(self, selection_set, parent)
 
     monkeypatch.setattr(_Walk, "selection_set", counting)
     refusal = inspector.inspect(query, None).refusal
@@ -133,3 +141,54 @@ def test_what_the_web_client_asks_fits(inspector: Inspector) -> None:
 
 def test_limits_are_what_the_readme_says() -> None:
     assert (MAX_ITEMS, MAX_TOKENS) == (10_000, 2_000)
+
+
+def _cost(inspector: Inspector, query: str) -> _Cost:
+    (operation,) = parse(query).definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    root = inspector.limits.schema.get_root_type(operation.operation)
+    return _Walk(inspector.limits, {}).selection_set(operation.selection_set, root)
+
+
+def test_every_paged_field_declares_its_cost_on_the_field(inspector: Inspector) -> None:
+    """A new list field with first/last but no cost(page=...) would go unbounded: caught."""
+    schema = inspector.limits.schema
+    paged = {
+        (type_name, field_name)
+        for type_name, graphql_type in schema.type_map.items()
+        if isinstance(graphql_type, GraphQLObjectType) and not type_name.startswith("__")
+        for field_name, field in graphql_type.fields.items()
+        if "first" in field.args
+    }
+    declared = {key for key, limits in inspector.limits.fields.items() if limits.page}
+    assert paged == declared
+    assert paged >= {("Query", "publicTimeline"), ("User", "followers")}
+
+
+@pytest.mark.parametrize(
+    ("query", "calls", "items"),
+    [
+        ('{ node(id: "VXNlcjox") { id } }', 1, 2),
+        ("{ publicTimeline { edges { node { id } } } }", 1, 1 + 30 * 3),
+        (
+            "{ publicTimeline(first: 5) { nodes { author { messages { nodes { id } } } } } }",
+            6,
+            None,
+        ),
+        ('{ user(username: "a") { followers(first: 2) { nodes { id } } } }', 2, None),
+        ('{ user(username: "a") { ... on User { following { nodes { id } } } } }', 2, None),
+    ],
+)
+def test_costs_follow_the_type_of_each_field(
+    inspector: Inspector, query: str, calls: int, items: int | None
+) -> None:
+    cost = _cost(inspector, query)
+    assert cost.calls == calls
+    if items is not None:
+        assert cost.items == items
+
+
+def test_sign_in_and_sign_up_declare_that_they_hash(inspector: Inspector) -> None:
+    assert _cost(inspector, f"mutation {{ {LOGIN} }}").hashing == 1
+    assert _cost(inspector, f"mutation {{ {LOGIN} {REGISTER} }}").hashing == 2
+    assert _cost(inspector, "mutation { logout }").hashing == 0

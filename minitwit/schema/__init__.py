@@ -15,46 +15,21 @@ from minitwit.db import Database
 from minitwit.resolvers.validation import is_storable
 from minitwit.schema.context import Context
 from minitwit.schema.execution import OperationObserver, ThreadedSchema
-from minitwit.schema.limits import Inspector, Limits, ListField
-from minitwit.schema.mutation import HASHING_FIELDS, Mutation
+from minitwit.schema.limits import ListField
+from minitwit.schema.mutation import Mutation
 from minitwit.schema.query import Query
 from minitwit.schema.types import FAST_RESOLVERS, FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX
 from minitwit.settings import Settings
 
-__all__ = ["Context", "GraphQLApp", "build_schema", "request_limits"]
+__all__ = ["Context", "GraphQLApp", "build_schema", "page_sizes"]
 
 
-def request_limits(settings: Settings) -> Limits:
-    timeline = ListField(settings.page_size, settings.max_page_size)
-    people = ListField(FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX)
-    return Limits(
-        list_fields={
-            "publicTimeline": timeline,
-            "homeTimeline": timeline,
-            "flaggedMessages": timeline,
-            "messages": timeline,
-            "followers": people,
-            "following": people,
-        },
-        database_fields=DATABASE_FIELDS,
-        hashing_fields=HASHING_FIELDS,
-    )
-
-
-# Fields whose every resolution queries the database (viewer and followedByViewer are
-# loaded once per request and are not counted); "node(id)" is Query.node, not an edge's node.
-DATABASE_FIELDS = frozenset(
-    {
-        "user",
-        "node(id)",
-        "publicTimeline",
-        "homeTimeline",
-        "flaggedMessages",
-        "messages",
-        "followers",
-        "following",
+def page_sizes(settings: Settings) -> dict[str, ListField]:
+    """The page sizes the fields' declared costs name (``cost(page=...)``)."""
+    return {
+        "timeline": ListField(settings.page_size, settings.max_page_size),
+        "people": ListField(FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX),
     }
-)
 
 
 def build_schema(
@@ -72,7 +47,7 @@ def build_schema(
         mutation=Mutation,
         limiter=limiter or anyio.CapacityLimiter(settings.db_pool_size),
         hashing=hashing or anyio.CapacityLimiter(settings.hash_concurrency),
-        inspector=Inspector(request_limits(settings)),
+        page_sizes=page_sizes(settings),
         observe=observe,
     )
     for (type_name, field_name), resolve in FAST_RESOLVERS.items():

@@ -12,7 +12,7 @@ never run on the event loop.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -40,7 +40,7 @@ from strawberry.utils.operation import get_operation_type
 from minitwit.observability import GRAPHQL_OPERATION
 from minitwit.schema.context import Context
 from minitwit.schema.errors import present
-from minitwit.schema.limits import MAX_TOKENS, Inspector
+from minitwit.schema.limits import MAX_TOKENS, Inspector, ListField, limits_from_schema
 
 MAX_DEPTH = 8
 MAX_ALIASES = 30
@@ -75,14 +75,14 @@ class ThreadedSchema(strawberry.Schema):
         *args: Any,
         limiter: anyio.CapacityLimiter,
         hashing: anyio.CapacityLimiter,
-        inspector: Inspector,
+        page_sizes: Mapping[str, ListField],
         observe: OperationObserver | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = limiter
         self.hashing = hashing
-        self.inspector = inspector
+        self.inspector = Inspector(limits_from_schema(self._schema, page_sizes))
         self.observe = observe
         self.rules = (
             *specified_rules,

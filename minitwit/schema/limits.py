@@ -12,6 +12,10 @@ result is remembered by the caller), in one pass that is linear in its size, fra
 - the worst-case number of resolver calls that query the database;
 - how many password-hashing mutation fields it selects (at most one), and so whether the
   request must wait for a hashing slot.
+
+What a field costs is declared on the field itself (``metadata=cost(...)``) and read from the
+built schema, so a field's cost and its definition cannot drift apart, and the walk knows each
+field's type: ``Query.node(id:)`` looks a row up, an edge's ``node`` is already loaded.
 """
 
 from __future__ import annotations
@@ -25,12 +29,17 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     ValueNode,
+    get_named_type,
     parse,
 )
 
@@ -42,6 +51,31 @@ MAX_DATABASE_CALLS = 50
 PAGE_SIZE_ARGUMENTS = frozenset({"first", "last"})
 
 
+COST = "minitwit.cost"  # the key of a field's cost in its Strawberry metadata
+STRAWBERRY_FIELD = "strawberry-definition"  # where graphql-core's field keeps Strawberry's
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What resolving a field once costs, declared on the field with :func:`cost`."""
+
+    queries: bool = False  # each resolution queries the database
+    page: str | None = None  # a list paged by first/last; names its page sizes
+    hashes: bool = False  # hashes a password
+
+
+def cost(
+    *, queries: bool = False, page: str | None = None, hashes: bool = False
+) -> dict[str, Cost]:
+    """A field's cost, as Strawberry field metadata::
+
+    @strawberry.field(description="...", metadata=cost(queries=True, page="timeline"))
+    def public_timeline(self, info: Info, first: int | None = None) -> MessageConnection:
+        ...
+    """
+    return {COST: Cost(queries=queries, page=page, hashes=hashes)}
+
+
 @dataclass(frozen=True)
 class ListField:
     default: int
@@ -49,10 +83,34 @@ class ListField:
 
 
 @dataclass(frozen=True)
+class FieldLimits:
+    queries: bool
+    page: ListField | None
+    hashes: bool
+
+
+@dataclass(frozen=True)
 class Limits:
-    list_fields: Mapping[str, ListField]
-    database_fields: frozenset[str]
-    hashing_fields: frozenset[str]
+    schema: GraphQLSchema
+    fields: Mapping[tuple[str, str], FieldLimits]  # by (type name, field name)
+
+
+def limits_from_schema(schema: GraphQLSchema, pages: Mapping[str, ListField]) -> Limits:
+    """The costs declared on the schema's fields, with their page sizes from ``pages``."""
+    fields: dict[tuple[str, str], FieldLimits] = {}
+    for type_name, graphql_type in schema.type_map.items():
+        if not isinstance(graphql_type, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        for field_name, field in graphql_type.fields.items():
+            definition = (field.extensions or {}).get(STRAWBERRY_FIELD)
+            declared = (getattr(definition, "metadata", None) or {}).get(COST)
+            if not isinstance(declared, Cost):
+                continue
+            if declared.page is not None and declared.page not in pages:
+                raise ValueError(f"{type_name}.{field_name}: no page sizes {declared.page!r}")
+            page = pages[declared.page] if declared.page is not None else None
+            fields[type_name, field_name] = FieldLimits(declared.queries, page, declared.hashes)
+    return Limits(schema, fields)
 
 
 @dataclass(frozen=True)
@@ -109,10 +167,11 @@ class Inspector:
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        cost = _Walk(self.limits, fragments).selection_set(operation.selection_set)
+        root = self.limits.schema.get_root_type(operation.operation)
+        total = _Walk(self.limits, fragments).selection_set(operation.selection_set, root)
         return Inspection(
-            refusal=_refusal(cost),
-            hashes=operation.operation == OperationType.MUTATION and cost.hashing > 0,
+            refusal=_refusal(total),
+            hashes=operation.operation == OperationType.MUTATION and total.hashing > 0,
         )
 
 
@@ -138,7 +197,11 @@ def _refusal(cost: _Cost) -> str | None:
 
 
 class _Walk:
-    """The cost of one instance of each selection set; each fragment is costed once."""
+    """The cost of one instance of each selection set; each fragment is costed once.
+
+    Types follow the schema; a field or type the schema lacks costs nothing (validation
+    refuses the document anyway).
+    """
 
     def __init__(self, limits: Limits, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
         self.limits = limits
@@ -146,15 +209,19 @@ class _Walk:
         self.costed: dict[str, _Cost] = {}
         self.costing: set[str] = set()
 
-    def selection_set(self, selection_set: SelectionSetNode | None) -> _Cost:
+    def selection_set(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
+    ) -> _Cost:
         total = _Cost()
         if selection_set is None:
             return total
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self.field(selection)
+                total += self.field(selection, parent)
             elif isinstance(selection, InlineFragmentNode):
-                total += self.selection_set(selection.selection_set)
+                condition = selection.type_condition
+                inner = parent if condition is None else self._type(condition.name.value)
+                total += self.selection_set(selection.selection_set, inner)
             elif isinstance(selection, FragmentSpreadNode):
                 total += self.fragment(selection.name.value)
         return total
@@ -166,41 +233,38 @@ class _Walk:
         if definition is None or name in self.costing:
             return _Cost()  # unknown or cyclic: validation refuses the document anyway
         self.costing.add(name)
-        cost = self.selection_set(definition.selection_set)
+        on = self._type(definition.type_condition.name.value)
+        total = self.selection_set(definition.selection_set, on)
         self.costing.discard(name)
-        self.costed[name] = cost
-        return cost
+        self.costed[name] = total
+        return total
 
-    def field(self, field: FieldNode) -> _Cost:
-        inner = self.selection_set(field.selection_set)
+    def field(self, field: FieldNode, parent: GraphQLNamedType | None) -> _Cost:
         name = field.name.value
-        times = self._multiplier(field)
+        declared: FieldLimits | None = None
+        returns: GraphQLNamedType | None = None
+        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            definition = parent.fields.get(name)
+            if definition is not None:
+                returns = get_named_type(definition.type)
+                declared = self.limits.fields.get((parent.name, name))
+        inner = self.selection_set(field.selection_set, returns)
+        times = self._multiplier(field, declared)
         return _Cost(
             fields=1 + inner.fields,
             items=1 + times * inner.items,
-            calls=self._queries(field) + times * inner.calls,
-            hashing=(name in self.limits.hashing_fields) + inner.hashing,
+            calls=int(declared is not None and declared.queries) + times * inner.calls,
+            hashing=int(declared is not None and declared.hashes) + inner.hashing,
         )
 
-    def _queries(self, field: FieldNode) -> int:
-        """1 if resolving ``field`` queries the database. ``"name(argument)"`` in
-        ``database_fields`` counts the field only when given that argument: ``node(id:)`` at
-        the root looks up a row, an edge's ``node`` (no arguments) is already loaded."""
-        name = field.name.value
-        if name in self.limits.database_fields:
-            return 1
-        return int(
-            any(
-                f"{name}({argument.name.value})" in self.limits.database_fields
-                for argument in field.arguments or ()
-            )
-        )
+    def _type(self, name: str) -> GraphQLNamedType | None:
+        return self.limits.schema.get_type(name)
 
-    def _multiplier(self, field: FieldNode) -> int:
+    def _multiplier(self, field: FieldNode, declared: FieldLimits | None) -> int:
         """How many items a list field returns at most: its ``first`` or ``last`` (both are
         refused when given together; the larger counts), its maximum when either comes by
         variable, its default when neither is given."""
-        limits = self.limits.list_fields.get(field.name.value)
+        limits = declared.page if declared is not None else None
         if limits is None:
             return 1
         sizes = [

@@ -11,11 +11,12 @@ from minitwit.resolvers import accounts, messages, social
 from minitwit.resolvers.errors import Invalid
 from minitwit.resolvers.validation import parse_global_id
 from minitwit.schema.context import Context
+from minitwit.schema.limits import cost
 from minitwit.schema.types import Message, User
 
-# Root fields that hash a password: an operation selecting one waits for a hashing slot before
-# it takes a database token (see ThreadedSchema), so waiting hashers never starve the pool.
-HASHING_FIELDS = frozenset({"register", "login"})
+# The fields that hash a password say so (cost(hashes=True)): an operation selecting one waits
+# for a hashing slot before it takes a database token (see ThreadedSchema), so waiting hashers
+# never starve the pool.
 
 
 Username = Annotated[str, strawberry.argument(description="A username, exactly as registered.")]
@@ -33,7 +34,9 @@ MessageId = Annotated[
 
 @strawberry.type(description="What a person can do.")
 class Mutation:
-    @strawberry.mutation(description="Sign up. Sign in afterwards with login.")
+    @strawberry.mutation(
+        description="Sign up. Sign in afterwards with login.", metadata=cost(hashes=True)
+    )
     def register(
         self,
         info: Info[Context, None],
@@ -54,7 +57,9 @@ class Mutation:
         )
         return User.from_row(row)
 
-    @strawberry.mutation(description="Sign in; sets the session cookie.")
+    @strawberry.mutation(
+        description="Sign in; sets the session cookie.", metadata=cost(hashes=True)
+    )
     def login(self, info: Info[Context, None], username: Username, password: Password) -> User:
         ctx = info.context
         try:

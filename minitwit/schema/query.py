@@ -11,6 +11,7 @@ from strawberry.types import Info
 from minitwit.resolvers import accounts, timelines
 from minitwit.resolvers.errors import Invalid
 from minitwit.schema.context import Context
+from minitwit.schema.limits import cost
 from minitwit.schema.types import (
     AfterArg,
     BeforeArg,
@@ -32,7 +33,9 @@ class Query:
         viewer = info.context.viewer
         return None if viewer is None else User.from_row(viewer)
 
-    @strawberry.field(description="The user with this name; null when there is none.")
+    @strawberry.field(
+        description="The user with this name; null when there is none.", metadata=cost(queries=True)
+    )
     def user(
         self,
         info: Info[Context, None],
@@ -45,7 +48,8 @@ class Query:
         description=(
             "The user or message with this global id (a User's or Message's id); null when"
             " there is none, or it is a flagged message and you are not a moderator."
-        )
+        ),
+        metadata=cost(queries=True),
     )
     def node(
         self,
@@ -64,7 +68,10 @@ class Query:
         )
         return found[0]
 
-    @strawberry.field(description="Everyone's messages, newest first.")
+    @strawberry.field(
+        description="Everyone's messages, newest first.",
+        metadata=cost(queries=True, page="timeline"),
+    )
     def public_timeline(
         self,
         info: Info[Context, None],
@@ -84,7 +91,8 @@ class Query:
         return MessageConnection.from_page(page)
 
     @strawberry.field(
-        description="The signed-in user's messages and those of everyone they follow."
+        description="The signed-in user's messages and those of everyone they follow.",
+        metadata=cost(queries=True, page="timeline"),
     )
     def home_timeline(
         self,
@@ -107,7 +115,10 @@ class Query:
         )
         return MessageConnection.from_page(page)
 
-    @strawberry.field(description="Flagged messages, newest first, for moderators.")
+    @strawberry.field(
+        description="Flagged messages, newest first, for moderators.",
+        metadata=cost(queries=True, page="timeline"),
+    )
     def flagged_messages(
         self,
         info: Info[Context, None],

@@ -22,6 +22,7 @@ from minitwit.resolvers import accounts, social, timelines
 from minitwit.resolvers.errors import Invalid
 from minitwit.resolvers.validation import INT32_MAX
 from minitwit.schema.context import Context
+from minitwit.schema.limits import cost
 
 GRAVATAR_MAX_SIZE = 2048
 FOLLOW_LIST_DEFAULT = 100
@@ -97,7 +98,10 @@ class User(relay.Node):
     ) -> str:
         return user_gravatar_url(self, size)
 
-    @strawberry.field(description="The user's messages, newest first (flagged ones hidden).")
+    @strawberry.field(
+        description="The user's messages, newest first (flagged ones hidden).",
+        metadata=cost(queries=True, page="timeline"),
+    )
     def messages(
         self,
         info: Info[Context, None],
@@ -119,7 +123,8 @@ class User(relay.Node):
         return MessageConnection.from_page(page)
 
     @strawberry.field(
-        description="The users who follow this user, oldest follower first (at most 100 a page)."
+        description="The users who follow this user, oldest follower first (at most 100 a page).",
+        metadata=cost(queries=True, page="people"),
     )
     def followers(
         self,
@@ -141,7 +146,8 @@ class User(relay.Node):
         return UserConnection.from_page(page)
 
     @strawberry.field(
-        description="The users this user follows, oldest follow first (at most 100 a page)."
+        description="The users this user follows, oldest follow first (at most 100 a page).",
+        metadata=cost(queries=True, page="people"),
     )
     def following(
         self,
