@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
+from loguru import logger
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
@@ -73,6 +74,21 @@ def is_unavailable(error: BaseException) -> bool:
     if str(getattr(error.orig, "pgcode", None) or "").startswith(PG_PROGRAM_LIMIT_EXCEEDED):
         return False  # an OperationalError too, but retrying it cannot help
     return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+def log_failure(error: BaseException, where: str = "", **fields: Any) -> bool:
+    """Log ``error``: a one-line warning when the database is unavailable (a condition that
+    passes, worth no traceback), else the error with its traceback. ``where`` (a loguru
+    template filled from ``fields``) says what was being done: "in GraphQL resolver at {path}".
+    Returns whether the database was unavailable."""
+    where = f" {where}" if where else ""
+    if is_unavailable(error):
+        logger.warning(
+            "database unavailable" + where + ": {error}", error=first_line(error), **fields
+        )
+        return True
+    logger.opt(exception=error).error("unexpected error" + where, **fields)
+    return False
 
 
 def first_line(error: BaseException) -> str:

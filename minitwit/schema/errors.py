@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from graphql import GraphQLError
-from loguru import logger
 
-from minitwit.db import UNAVAILABLE, first_line, is_unavailable
+from minitwit.db import UNAVAILABLE, log_failure
 from minitwit.resolvers.errors import Conflict as ConflictError
 from minitwit.resolvers.errors import (
     DomainError,
@@ -51,18 +50,10 @@ def present(error: GraphQLError) -> None:
     elif error.path is None and isinstance(original, ValueError | OverflowError | RecursionError):
         # Raised while reading the document itself (a 5,000-digit Int literal): bad input.
         _set(error, f"Invalid input: {original}", "BAD_REQUEST")
-    elif is_unavailable(original):
-        logger.warning(
-            "database unavailable in GraphQL resolver at {path}: {error}",
-            path=error.path,
-            error=first_line(original),
-        )
+    elif log_failure(original, "in GraphQL resolver at {path}", path=error.path):
         _set(error, UNAVAILABLE, "SERVICE_UNAVAILABLE")
         error.original_error = None
     else:
-        logger.opt(exception=original).error(
-            "unexpected error in GraphQL resolver at {path}", path=error.path
-        )
         _set(error, UNEXPECTED, "INTERNAL_SERVER_ERROR")
         error.original_error = None
 
