@@ -47,30 +47,6 @@ def log_levels() -> Iterator[list[str]]:
     logger.remove(sink)
 
 
-def test_rest_answers_503_with_retry_after_when_the_database_is_out_of_reach(
-    nowhere: LiveServer, log_levels: list[str]
-) -> None:
-    auth = {"Authorization": nowhere.app.state.settings.simulator_auth}
-    with nowhere.client() as http:
-        for response in (
-            http.get("/msgs", headers=auth),
-            http.post("/msgs/ann?latest=5", json={"content": "hello"}, headers=auth),
-            http.post("/register", json={"username": "ann", "email": "a@b.c", "pwd": "p"}),
-            http.get("/latest"),
-        ):
-            assert response.status_code == 503, (response.request.url, response.text)
-            assert response.json() == {"error_msg": UNAVAILABLE, "status": 503}
-            assert response.headers["retry-after"] == "1"
-        assert http.get("/health/ready").status_code == 503
-        assert http.get("/health/live").status_code == 200
-        metrics = http.get("/metrics").text
-    assert 'route="/msgs",status="503"' in metrics
-    assert 'status="500"' not in metrics
-    # An outage is a warning per request, not an error with a traceback (storing latest too).
-    assert "WARNING" in log_levels
-    assert not {"ERROR", "CRITICAL"} & set(log_levels)
-
-
 def test_a_stalled_body_is_still_a_408_that_closes_when_latest_cannot_be_stored(
     nowhere: LiveServer,
 ) -> None:
@@ -82,14 +58,6 @@ def test_a_stalled_body_is_still_a_408_that_closes_when_latest_cannot_be_stored(
     status, header, body = raw_exchange(nowhere.port, head, [b'{"content":'], 0)
     assert (status, body["status"]) == (408, 408)
     assert b"\r\nconnection: close" in header
-
-
-def test_graphql_says_service_unavailable_when_the_database_is_out_of_reach(
-    nowhere: LiveServer,
-) -> None:
-    with nowhere.client() as client:
-        assert client.error(TIMELINE) == (UNAVAILABLE, "SERVICE_UNAVAILABLE")
-        assert client.error(LOGIN, u="ann", p=PASSWORD) == (UNAVAILABLE, "SERVICE_UNAVAILABLE")
 
 
 def test_a_sqlite_file_locked_past_the_busy_timeout_is_a_503(

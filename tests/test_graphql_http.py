@@ -316,30 +316,6 @@ def test_a_request_stuck_on_the_database_does_not_stall_the_others(
     assert slow_result == {"follow": {"username": "bob"}}
 
 
-def test_request_ids_come_back_and_metrics_count_requests(
-    server: LiveServer, client: GraphQLClient
-) -> None:
-    response = client.post(
-        "/graphql", json={"query": "{ viewer { username } }"}, headers={"x-request-id": "abc-1"}
-    )
-    assert response.headers["x-request-id"] == "abc-1"
-    generated = client.get("/health/live").headers["x-request-id"]
-    assert len(generated) == 32
-    metrics = client.get("/metrics").text
-    assert (
-        'minitwit_http_requests_total{method="POST",route="/graphql",status="200"} 1.0' in metrics
-    )
-    assert 'minitwit_graphql_operations_total{operation_type="query",status="ok"} 1.0' in metrics
-    # a health check takes well under a second: its one observation lands in the 1 s bucket
-    one_second = re.search(
-        r'minitwit_http_request_duration_seconds_bucket\{le="1.0",method="GET",'
-        r'route="/health/live"\} (\S+)',
-        metrics,
-    )
-    assert one_second is not None
-    assert float(one_second.group(1)) == 1.0
-
-
 def test_health_endpoints(server: LiveServer, client: GraphQLClient) -> None:
     assert client.get("/health/live").json() == {"status": "ok"}
     assert client.get("/health/ready").json() == {"status": "ok"}
@@ -355,12 +331,6 @@ def test_readiness_fails_when_the_database_is_gone() -> None:
         response = client.get("/health/ready")
         assert response.status_code == 503
         assert client.get("/health/live").status_code == 200
-
-
-def test_oversized_bodies_are_refused_with_413(client: GraphQLClient) -> None:
-    response = client.post("/graphql", content=b"{" + b" " * 100_000 + b"}")
-    assert response.status_code == 413
-    assert response.json()["status"] == 413
 
 
 def wait_for_in_flight(server: LiveServer, requests: int) -> None:

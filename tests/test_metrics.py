@@ -3,9 +3,14 @@ database, the build and the simulator's latest, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client.parser import text_string_to_metric_families
 
+from minitwit.app import create_app
 from minitwit.resolvers import accounts
+from minitwit.settings import Settings
+from tests.asgi import AppClient
 from tests.conftest import GraphQLClient, LiveServer
 
 REGISTER = """mutation Register($u: String!) {
@@ -95,3 +100,23 @@ def test_database_build_and_latest_are_reported(server: LiveServer, client: Grap
     assert len(build) == 1
     assert dict(build[0])["version"]
     assert value(found, "minitwit_process_start_time_seconds") > 1_700_000_000
+
+
+def test_http_requests_are_counted_by_route_and_timed(settings: Settings) -> None:
+    """In process: the counting is the point, not the socket."""
+    with AppClient(create_app(settings)) as client:
+        assert client.post("/graphql", json={"query": "{ viewer { username } }"}).is_success
+        assert client.get("/health/live").is_success
+        metrics = client.get("/metrics").text
+    assert (
+        'minitwit_http_requests_total{method="POST",route="/graphql",status="200"} 1.0' in metrics
+    )
+    assert 'minitwit_graphql_operations_total{operation_type="query",status="ok"} 1.0' in metrics
+    # a health check takes well under a second: its one observation lands in the 1 s bucket
+    one_second = re.search(
+        r'minitwit_http_request_duration_seconds_bucket\{le="1.0",method="GET",'
+        r'route="/health/live"\} (\S+)',
+        metrics,
+    )
+    assert one_second is not None
+    assert float(one_second.group(1)) == 1.0

@@ -1,0 +1,105 @@
+"""The request middleware: request ids, the 503 of an unreachable database, bounded bodies.
+In process, through the ASGI app: no socket is the point here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from loguru import logger
+
+from minitwit.app import create_app
+from minitwit.db import UNAVAILABLE
+from minitwit.settings import Settings
+from tests.asgi import AppClient
+from tests.servers import TEST_SECRET, free_port
+
+TIMELINE = "{ publicTimeline { nodes { text author { username } } } }"
+LOGIN = "mutation ($u: String!, $p: String!) { login(username: $u, password: $p) { username } }"
+
+
+@pytest.fixture
+def app_client(settings: Settings) -> Iterator[AppClient]:
+    with AppClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def nowhere() -> Iterator[AppClient]:
+    """An app whose PostgreSQL refuses connections: nothing listens on its port."""
+    settings = Settings(
+        database_url=f"postgresql://minitwit@127.0.0.1:{free_port()}/minitwit",
+        secret_key=TEST_SECRET,
+        migrate_on_start=False,
+    )
+    with AppClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def log_levels() -> Iterator[list[str]]:
+    """The level of every log record written meanwhile."""
+    levels: list[str] = []
+    sink = logger.add(lambda message: levels.append(message.record["level"].name))
+    yield levels
+    logger.remove(sink)
+
+
+def test_a_well_formed_request_id_comes_back_and_others_are_replaced(
+    app_client: AppClient,
+) -> None:
+    given = app_client.get("/health/live", headers={"x-request-id": "abc-1.X_2"})
+    assert given.headers["x-request-id"] == "abc-1.X_2"
+    for header in ({}, {"x-request-id": "has space"}, {"x-request-id": "x" * 65}):
+        generated = app_client.get("/health/live", headers=header).headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", generated), (header, generated)
+
+
+def test_rest_answers_503_with_retry_after_when_the_database_is_out_of_reach(
+    nowhere: AppClient, log_levels: list[str]
+) -> None:
+    auth = {"Authorization": Settings().simulator_auth}
+    for response in (
+        nowhere.get("/msgs", headers=auth),
+        nowhere.post("/msgs/ann?latest=5", json={"content": "hello"}, headers=auth),
+        nowhere.post("/register", json={"username": "ann", "email": "a@b.c", "pwd": "p"}),
+        nowhere.get("/latest"),
+    ):
+        assert response.status_code == 503, (response.request.url, response.text)
+        assert response.json() == {"error_msg": UNAVAILABLE, "status": 503}
+        assert response.headers["retry-after"] == "1"
+    assert nowhere.get("/health/live").status_code == 200
+    metrics = nowhere.get("/metrics").text
+    assert 'route="/msgs",status="503"' in metrics
+    assert 'status="500"' not in metrics
+    # An outage is a warning per request, not an error with a traceback (storing latest too).
+    assert "WARNING" in log_levels
+    assert not {"ERROR", "CRITICAL"} & set(log_levels)
+
+
+def test_graphql_says_service_unavailable_when_the_database_is_out_of_reach(
+    nowhere: AppClient, log_levels: list[str]
+) -> None:
+    for query, variables in ((TIMELINE, {}), (LOGIN, {"u": "ann", "p": "secret"})):
+        response = nowhere.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200
+        (error,) = response.json()["errors"]
+        assert (error["message"], error["extensions"]["code"]) == (
+            UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+        )
+    assert not {"ERROR", "CRITICAL"} & set(log_levels)
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/register", "/msgs/ann"])
+def test_a_body_over_64_kib_is_a_413_in_the_rest_error_shape(
+    app_client: AppClient, path: str
+) -> None:
+    response = app_client.post(path, content=b"{" + b" " * 100_000 + b"}")
+    assert response.status_code == 413
+    assert response.json() == {
+        "error_msg": "The request body is larger than 65536 bytes",
+        "status": 413,
+    }
+    assert response.headers["connection"] == "close"
