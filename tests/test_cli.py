@@ -434,27 +434,38 @@ def test_a_failed_command_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+UNREACHABLE = "postgresql://postgres:hunter2@127.0.0.1:1/minitwit"
+DATABASE_COMMANDS = [("user", "promote", "ann"), ("db", "current"), ("db", "upgrade"), ("serve",)]
+
+
 @pytest.mark.parametrize(
-    ("url", "expected"),
+    ("args", "url", "expected"),
     [
-        ("not a url", "error: DATABASE_URL must be a database URL such as"),
+        # refused by the settings, before any command looks at it
+        (("db", "current"), "not a url", "error: DATABASE_URL must be a database URL such as"),
         (
+            ("db", "current"),
             "mysql://me:hunter2@db/minitwit",
             "error: DATABASE_URL must be a sqlite:// or postgresql://",
         ),
-        ("sqlite:////no/such/directory/x.sqlite3", "error: cannot create the SQLite database"),
-        (
-            "postgresql://postgres:hunter2@127.0.0.1:1/minitwit",
-            "error: the database postgresql+psycopg2://postgres:***@127.0.0.1:1/minitwit cannot be"
-            " used: OperationalError: connection to server at",
-        ),
+        # met by each command that opens the database
+        *[
+            (args, "sqlite:////no/such/directory/x.sqlite3", "error: cannot create the SQLite")
+            for args in DATABASE_COMMANDS
+        ],
+        *[
+            (
+                args,
+                UNREACHABLE,
+                "error: the database postgresql+psycopg2://postgres:***@127.0.0.1:1/minitwit"
+                " cannot be used: OperationalError: connection to server at",
+            )
+            for args in DATABASE_COMMANDS
+        ],
     ],
 )
-@pytest.mark.parametrize(
-    "args", [("user", "promote", "ann"), ("db", "current"), ("db", "upgrade"), ("serve",)]
-)
 def test_a_bad_or_unreachable_database_is_one_line_without_the_password(
-    url: str, expected: str, args: tuple[str, ...]
+    args: tuple[str, ...], url: str, expected: str
 ) -> None:
     line = _one_line_error(minitwit(*args, env={"DATABASE_URL": url}))
     assert line.startswith(expected)
@@ -476,14 +487,19 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"),
-    [("MINITWIT_LOG_JSON", "ture"), ("DB_POOL_SIZE", "ten"), ("MINITWIT_ENV", "staging")],
+    ("args", "variable", "value"),
+    [
+        (("serve",), "MINITWIT_LOG_JSON", "ture"),
+        (("db", "current"), "DB_POOL_SIZE", "ten"),
+        (("user", "promote", "ann"), "MINITWIT_ENV", "staging"),
+    ],
 )
-def test_a_bad_setting_stops_any_command_in_one_line_naming_it(variable: str, value: str) -> None:
-    for args in (("serve",), ("db", "current")):
-        line = _one_line_error(minitwit(*args, env={variable: value}))
-        assert line.startswith(f"error: {variable} must be"), line
-        assert repr(value) in line
+def test_a_bad_setting_stops_any_command_in_one_line_naming_it(
+    args: tuple[str, ...], variable: str, value: str
+) -> None:
+    line = _one_line_error(minitwit(*args, env={variable: value}))
+    assert line.startswith(f"error: {variable} must be"), line
+    assert repr(value) in line
 
 
 @pytest.mark.parametrize(
