@@ -138,32 +138,30 @@ class AccessLog:
                 level,
                 "{method} {path} {status}",
                 method=method,
-                path=path,
+                # a terminal would act on control characters (%1b is ESC) in a path
+                path=path if path.isprintable() else path.encode("unicode_escape").decode(),
                 status=status,
                 route=route,
                 duration_ms=ms,
                 operation=operation,
             )
             return
-        entry = {
-            "time": datetime.now(UTC).astimezone().isoformat(),
-            "level": level,
-            "message": f"{method} {path} {status}",
-            "logger": __name__,
-            "request_id": request_id,
-            "method": method,
-            "path": path,
-            "status": status,
-            "route": route,
-            "duration_ms": ms,
-        }
-        if operation is not None:
-            entry["operation"] = operation
-        sys.stdout.write(json.dumps(entry, default=str) + "\n")
+        # The same object json.dumps would write for the dict of these keys, put together
+        # without building the dict: this runs for every request.
+        quoted_path = _quote(path)
+        named = "" if operation is None else f', "operation": {_quote(operation)}'
+        sys.stdout.write(
+            f'{{"time": "{datetime.now(UTC).astimezone().isoformat()}", "level": "{level}", '
+            f'"message": {_quote(f"{method} {path} {status}")}, "logger": "{__name__}", '
+            f'"request_id": {_quote(request_id)}, "method": {_quote(method)}, '
+            f'"path": {quoted_path}, "status": {status}, "route": {_quote(route)}, '
+            f'"duration_ms": {ms!r}{named}}}\n'
+        )
         sys.stdout.flush()
 
 
 _access = AccessLog(json_lines=False, enabled=True)
+_quote = json.encoder.encode_basestring_ascii
 
 
 class _InterceptHandler(logging.Handler):
@@ -250,6 +248,8 @@ class Metrics:
             registry=registry,
         )
         self._query_kinds = {kind: self.query_duration.labels(kind) for kind in ("read", "write")}
+        # Label children by (method, route, status): few, since routes are templates.
+        self._by_request: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.events = {
             event: Counter(f"minitwit_{name}", help_text, registry=registry)
             for event, name, help_text in EVENTS
@@ -291,6 +291,20 @@ class Metrics:
                 counter.inc()
             elif event in SIGN_IN_OUTCOMES:
                 self.sign_ins.labels(SIGN_IN_OUTCOMES[event]).inc()
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def responded(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request answered: its count by status, and its duration."""
+        key = (method, route, status)
+        children = self._by_request.get(key)
+        if children is None:
+            children = self._by_request[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     # -- GraphQL -------------------------------------------------------------------------
 
@@ -408,8 +422,7 @@ class RequestMiddleware:
                     elapsed = time.perf_counter() - began
                     route = route_template(scope)
                     method = scope["method"]
-                    self.metrics.requests.labels(method, route, str(status)).inc()
-                    self.metrics.latency.labels(method, route).observe(elapsed)
+                    self.metrics.responded(method, route, status, elapsed)
                     if self.pool_usage is not None:
                         self.metrics.pool_checked_out.set(self.pool_usage())
                     _access.write(
