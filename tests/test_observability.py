@@ -104,3 +104,14 @@ def test_json_unless_a_developer_watches_a_terminal_or_the_setting_says(
 ) -> None:
     settings = Settings(log_json=log_json, env=env, secret_key=TEST_SECRET)
     assert settings.wants_json_logs(stdout_is_terminal=terminal) is expected
+
+
+def test_a_terminal_never_gets_control_characters_from_a_path(
+    settings: Settings, logs: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", json_lines=False)
+    with AppClient(create_app(settings)) as client:
+        assert client.get("/msgs/a%1b[2Jb").status_code == 403
+    out = logs.readouterr().out
+    assert "\x1b" not in out
+    assert "GET /msgs/a\\x1b[2Jb 403" in out
