@@ -4,31 +4,30 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import exc as sa_exc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minitwit import migrate, passwords, rest_compat
-from minitwit.db import UNAVAILABLE, Database, first_line, is_unavailable
-from minitwit.observability import (
-    Metrics,
-    RequestMiddleware,
-    configure_logging,
-    known_operations,
-    send_json_error,
-)
+from minitwit.db import UNAVAILABLE, Database, first_line, is_unavailable, log_failure
+from minitwit.logs import configure_logging
+from minitwit.metrics import Metrics, known_operations
+from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
 from minitwit.readiness import Readiness
 from minitwit.resolvers import accounts, latest
+from minitwit.resolvers.errors import DomainError
+from minitwit.rest_compat.endpoints import domain_error
+from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
 from minitwit.web_client import web_routes
@@ -107,12 +106,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(
-                RequestMiddleware,
-                metrics=metrics,
-                pool_usage=db.checked_out,
-                unavailable=lambda error: UNAVAILABLE if is_unavailable(error) else None,
-            ),
+            Middleware(RequestMiddleware, metrics=metrics, pool_usage=db.checked_out),
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=MAX_BODY_BYTES,
@@ -120,11 +114,25 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
                 on_refused=simulator.store_latest_of_refused,
             ),
         ],
+        exception_handlers={
+            DomainError: domain_error,
+            sa_exc.DBAPIError: _database_error,
+            sa_exc.TimeoutError: _database_error,
+        },
     )
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
     return app
+
+
+async def _database_error(request: Request, error: Exception) -> Response:
+    """The database out of reach for now (restarting, cut off, no connection in time) is a 503
+    the client may retry; any other database error is a bug, re-raised for the 500."""
+    if not is_unavailable(error):
+        raise error
+    log_failure(error, "in {method} {path}", method=request.method, path=request.url.path)
+    return error_response(503, UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _web_routes(settings: Settings, db: Database, session: Middleware) -> list[BaseRoute]:
@@ -134,7 +142,7 @@ def _web_routes(settings: Settings, db: Database, session: Middleware) -> list[B
         except Exception as error:
             if not is_unavailable(error):
                 raise
-            logger.warning("{reason}: {error}", reason=UNAVAILABLE, error=first_line(error))
+            log_failure(error, "while looking up user {username}", username=username)
             return None
 
     return web_routes(settings.web_dir, user_exists=user_exists, page_middleware=[session])
@@ -152,102 +160,3 @@ def app_from_env() -> Starlette:
     gc.collect()
     gc.freeze()
     return app
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodyTooSlow(Exception):
-    pass
-
-
-class BodyLimitMiddleware:
-    """Bound request bodies: over ``max_bytes`` is a 413, and a body still incomplete
-    ``timeout`` seconds after the application began to read it is a 408, both in the REST
-    layer's JSON error shape. Without the deadline a client that declares a body and never
-    sends it would hold its connection forever.
-
-    ``on_refused(scope)`` runs before either refusal is sent, for what must happen even then.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        max_bytes: int,
-        timeout: float,
-        on_refused: Callable[[Scope], Awaitable[None]] | None = None,
-    ) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.timeout = timeout
-        self.on_refused = on_refused
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declares_body = False
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await self._refuse(scope, send, 413)
-                    return
-                declares_body = value != b"0"
-            elif name == b"transfer-encoding":
-                declares_body = True
-        if not declares_body:  # nothing to bound: no wrapping
-            await self.app(scope, receive, send)
-            return
-        received = 0
-        complete = False
-        deadline: float | None = None
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, complete, deadline
-            if complete:  # after the body, receive only waits for the disconnect
-                return await receive()
-            if deadline is None:
-                deadline = anyio.current_time() + self.timeout
-            with anyio.move_on_after(deadline - anyio.current_time()) as waiting:
-                message = await receive()
-            if waiting.cancelled_caught:
-                raise BodyTooSlow
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge
-                complete = not message.get("more_body", False)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if started:
-                raise
-            await self._refuse(scope, send, 413)
-        except BodyTooSlow:
-            if started:
-                raise
-            await self._refuse(scope, send, 408)
-
-    async def _refuse(self, scope: Scope, send: Send, status: int) -> None:
-        if self.on_refused is not None:
-            try:
-                await self.on_refused(scope)
-            except Exception as error:  # the refusal goes out, and the connection closes, anyway
-                if is_unavailable(error):
-                    logger.warning("could not record a refused request: database unavailable")
-                else:
-                    logger.exception("could not record a refused request")
-        if status == 413:
-            message = f"The request body is larger than {self.max_bytes} bytes"
-        else:
-            message = f"The request body did not arrive within {self.timeout:g} seconds"
-        await send_json_error(send, status, message, close=True)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from minitwit import __version__, backup, migrate
 from minitwit.db import Database, Tx, first_line
-from minitwit.observability import configure_logging
+from minitwit.logs import configure_logging
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
 from minitwit.resolvers.validation import global_id, parse_global_id

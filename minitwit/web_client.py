@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minitwit.observability import RETRY_AFTER_SECONDS
+from minitwit.middleware import RETRY_AFTER_SECONDS
 from minitwit.schema.context import SESSION_KEY
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"

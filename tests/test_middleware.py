@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
+import anyio
 import pytest
 from loguru import logger
+from starlette.types import Message
 
 from minitwit.app import create_app
 from minitwit.db import UNAVAILABLE
@@ -103,3 +106,50 @@ def test_a_body_over_64_kib_is_a_413_in_the_rest_error_shape(
         "status": 413,
     }
     assert response.headers["connection"] == "close"
+
+
+def test_any_other_database_error_is_a_logged_500(tmp_path: Path, log_levels: list[str]) -> None:
+    """A database without the schema (not migrated) is a bug to fix, not a wait: 500."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        secret_key=TEST_SECRET,
+        migrate_on_start=False,
+    )
+    with AppClient(create_app(settings)) as client:
+        response = client.get("/latest")
+    assert response.status_code == 500
+    assert response.json() == {"error_msg": "Internal Server Error", "status": 500}
+    assert "retry-after" not in response.headers
+    assert log_levels.count("ERROR") == 1
+
+
+@pytest.mark.parametrize("length", [b"abc", b"\xb2", b"-1", b"1e3", b"65537"])
+def test_a_content_length_that_is_no_number_or_too_big_is_a_413(
+    settings: Settings, length: bytes
+) -> None:
+    """Raw ASGI: no client library sends such headers (``\xb2`` is a superscript two)."""
+    app = create_app(settings)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/register",
+        "raw_path": b"/register",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), (b"content-length", length)],
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    anyio.run(app, scope, receive, send)
+    assert sent[0]["status"] == 413

@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
-from loguru import logger
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -24,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from minitwit.db import Database, Tx, is_unavailable
+from minitwit.db import Database, Tx, log_failure
 from minitwit.resolvers import accounts, latest, messages, social, timelines
 from minitwit.resolvers.errors import DomainError, Forbidden, Invalid, NotFound
 from minitwit.resolvers.timelines import MessageView
@@ -77,16 +76,12 @@ def status_for(error: DomainError) -> int:
     return 400
 
 
-def _answering_errors(handler: Endpoint) -> Endpoint:
-    """Turn a resolver's refusal into the reference's JSON error body."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except DomainError as error:
-            return error_response(status_for(error), error.message)
-
-    return endpoint
+async def domain_error(request: Request, error: Exception) -> Response:
+    """A resolver's refusal, as the reference's JSON error body (the app's exception handler
+    for DomainError: GraphQL answers its own, so only this face's refusals get here)."""
+    if not isinstance(error, DomainError):
+        raise error
+    return error_response(status_for(error), error.message)
 
 
 def _dispatch(handlers: dict[str, Endpoint]) -> Endpoint:
@@ -178,15 +173,10 @@ class SimulatorApi:
         except Exception:
             try:
                 await self._store(received)
-            except Exception as error:
-                if is_unavailable(error):  # the request's own 503 is logged with its cause
-                    logger.warning(
-                        "could not store latest={value}: database unavailable", value=received
-                    )
-                else:
-                    logger.exception(
-                        "could not store latest={value} after a failure", value=received
-                    )
+            except Exception as error:  # the request's own error is logged with its cause
+                log_failure(
+                    error, "while storing latest={value} of a failed request", value=received
+                )
             raise
 
     # -- endpoints ---------------------------------------------------------------------------
@@ -285,7 +275,7 @@ class SimulatorApi:
         routes: list[BaseRoute] = []
         for path, path_operations in operations.paths().items():
             handlers: dict[str, Endpoint] = {
-                operation.method: _answering_errors(getattr(self, operation.handler))
+                operation.method: getattr(self, operation.handler)
                 for operation in path_operations
                 if operation.handler is not None
             }

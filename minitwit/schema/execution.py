@@ -37,7 +37,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
-from minitwit.observability import GRAPHQL_OPERATION
+from minitwit.logs import GRAPHQL_OPERATION
 from minitwit.schema.context import Context
 from minitwit.schema.errors import present
 from minitwit.schema.limits import MAX_TOKENS, Inspector, ListField, limits_from_schema

@@ -1,5 +1,5 @@
-"""Logging (minitwit/observability.py): the access line in a terminal and in JSON, and which
-format a process picks. In process, through the ASGI app: no socket is the point here."""
+"""Logging (minitwit/logs.py): the access line in a terminal and in JSON, and which format a
+process picks. In process, through the ASGI app: no socket is the point here."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from minitwit import observability
 from minitwit.app import create_app
-from minitwit.observability import AccessLog, configure_logging
+from minitwit.logs import ACCESS_LOG, configure_logging
 from minitwit.settings import Settings
 from tests.asgi import AppClient
 from tests.servers import TEST_SECRET
@@ -31,8 +30,8 @@ def logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[s
     process's own logging is put back afterwards."""
     yield capsys
     logger.remove()
-    logger.add(sys.stderr)
-    observability._access = AccessLog(json_lines=False, enabled=True)
+    logger.add(sys.__stderr__)  # not sys.stderr: that is the capture, closed after the test
+    ACCESS_LOG.configure(json_lines=False, enabled=True)
 
 
 def _requests(settings: Settings) -> None:
@@ -115,3 +114,27 @@ def test_a_terminal_never_gets_control_characters_from_a_path(
     out = logs.readouterr().out
     assert "\x1b" not in out
     assert "GET /msgs/a\\x1b[2Jb 403" in out
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_every_request_writes_one_json_line_that_parses_back(
+    settings: Settings, logs: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", json_lines=True)
+    with AppClient(create_app(settings)) as client:
+        logs.readouterr()
+        client.get("/msgs/\"quote'\\back\u00e9\u2028?no=1", headers={"X-Request-Id": "req-1"})
+        client.get("/health/live")
+    lines = [json.loads(line) for line in logs.readouterr().out.splitlines()]
+    access = [line for line in lines if "route" in line]
+    assert [(a["method"], a["route"], a["status"]) for a in access] == [
+        ("GET", "/msgs/{username:anytext}", 403),
+        ("GET", "/health/live", 200),
+    ]
+    first = access[0]
+    assert first["path"] == "/msgs/\"quote'\\back\u00e9\u2028"
+    assert first["message"] == f"GET {first['path']} 403"
+    assert first["request_id"] == "req-1"
+    assert first["level"] == "INFO"
+    assert isinstance(first["duration_ms"], float)
+    assert first["duration_ms"] >= 0
