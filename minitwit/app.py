@@ -30,7 +30,7 @@ from minitwit.rest_compat.endpoints import domain_error
 from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
-from minitwit.web_client import web_routes
+from minitwit.web_client import WebClient
 
 MAX_BODY_BYTES = 64 * 1024
 METRICS_DB_TIMEOUT_SECONDS = 2.0
@@ -53,7 +53,23 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     # Requests that hash a password wait for one of these on the event loop, before they take
     # a database token: at most this many hash at once and none starve the pool meanwhile.
     hashing = anyio.CapacityLimiter(settings.hash_concurrency)
-    graphql = GraphQLApp(db, settings, hashing, observe=metrics.graphql_operation)
+    # The signed session cookie, for the routes that sign people in: GraphQL and the pages.
+    session = Middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=settings.production,
+    )
+    web = _web_client(settings, db, session)
+    graphql = GraphQLApp(
+        db,
+        settings,
+        hashing,
+        observe=metrics.graphql_operation,
+        ide=None if settings.production else web.graphiql,
+    )
     simulator = rest_compat.SimulatorApi(db, settings, hashing)
 
     async def live(request: Request) -> Response:
@@ -85,22 +101,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             readiness.dispose()
             logger.info("minitwit stopped")
 
-    # The signed session cookie, for the routes that sign people in: GraphQL and the pages.
-    session = Middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie=SESSION_COOKIE,
-        max_age=settings.session_max_age,
-        same_site="lax",
-        https_only=settings.production,
-    )
     routes: list[BaseRoute] = [
         *simulator.routes(),  # first: the simulator's requests are most of the traffic
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"], middleware=[session]),
-        *_web_routes(settings, db, session),
+        *web.routes(),
     ]
     app = Starlette(
         routes=routes,
@@ -115,6 +122,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             ),
         ],
         exception_handlers={
+            404: web.not_found,
             DomainError: domain_error,
             sa_exc.DBAPIError: _database_error,
             sa_exc.TimeoutError: _database_error,
@@ -135,7 +143,7 @@ async def _database_error(request: Request, error: Exception) -> Response:
     return error_response(503, UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def _web_routes(settings: Settings, db: Database, session: Middleware) -> list[BaseRoute]:
+def _web_client(settings: Settings, db: Database, session: Middleware) -> WebClient:
     async def user_exists(username: str) -> bool | None:
         try:
             return await db.run_work(lambda tx: accounts.user_by_name(tx, username) is not None)
@@ -145,7 +153,12 @@ def _web_routes(settings: Settings, db: Database, session: Middleware) -> list[B
             log_failure(error, "while looking up user {username}", username=username)
             return None
 
-    return web_routes(settings.web_dir, user_exists=user_exists, page_middleware=[session])
+    return WebClient(
+        settings.web_dir,
+        max_message_length=settings.max_message_length,
+        user_exists=user_exists,
+        page_middleware=[session],
+    )
 
 
 def app_from_env() -> Starlette:

@@ -190,9 +190,12 @@ def build_revision() -> str:
 
 
 def known_operations(web_dir: Path) -> frozenset[str]:
-    """The names of the GraphQL operations the web client sends, read from its scripts."""
+    """The names of the GraphQL operations the web client sends, read from its own scripts
+    (not the vendored GraphiQL's)."""
     names: set[str] = set()
     for script in web_dir.rglob("*.js"):
+        if "vendor" in script.relative_to(web_dir).parts:
+            continue
         names.update(_OPERATION_NAME.findall(script.read_text(encoding="utf-8")))
     return frozenset(names)
 
