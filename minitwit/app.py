@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minitwit import migrate, passwords, rest_compat
-from minitwit.db import UNAVAILABLE, Database, first_line, is_unavailable
+from minitwit.db import UNAVAILABLE, Database, first_line, is_unavailable, unavailable_reason
 from minitwit.observability import (
     Metrics,
     RequestMiddleware,
@@ -28,6 +28,7 @@ from minitwit.observability import (
 from minitwit.readiness import Readiness
 from minitwit.resolvers import accounts, latest
 from minitwit.schema import GraphQLApp
+from minitwit.security import SameOriginGuard, SecurityHeaders
 from minitwit.settings import Settings
 from minitwit.web_client import web_routes
 
@@ -93,23 +94,26 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         same_site="lax",
         https_only=settings.production,
     )
+    # Where the cookie is read, a request that changes something must come from our pages.
+    same_origin = Middleware(SameOriginGuard, cookie=SESSION_COOKIE)
     routes: list[BaseRoute] = [
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[session]),
+        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[same_origin, session]),
         *simulator.routes(),
-        *_web_routes(settings, db, session),
+        *_web_routes(settings, db, [same_origin, session]),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(
                 RequestMiddleware,
                 metrics=metrics,
                 pool_usage=db.checked_out,
-                unavailable=lambda error: UNAVAILABLE if is_unavailable(error) else None,
+                unavailable=unavailable_reason,
             ),
             Middleware(
                 BodyLimitMiddleware,
@@ -125,7 +129,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     return app
 
 
-def _web_routes(settings: Settings, db: Database, session: Middleware) -> list[BaseRoute]:
+def _web_routes(
+    settings: Settings, db: Database, page_middleware: list[Middleware]
+) -> list[BaseRoute]:
     async def user_exists(username: str) -> bool | None:
         try:
             return await db.run_work(lambda tx: accounts.user_by_name(tx, username) is not None)
@@ -135,7 +141,7 @@ def _web_routes(settings: Settings, db: Database, session: Middleware) -> list[B
             logger.warning("{reason}: {error}", reason=UNAVAILABLE, error=first_line(error))
             return None
 
-    return web_routes(settings.web_dir, user_exists=user_exists, page_middleware=[session])
+    return web_routes(settings.web_dir, user_exists=user_exists, page_middleware=page_middleware)
 
 
 def app_from_env() -> Starlette:
