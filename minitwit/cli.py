@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _in_session(func: Callable[[Tx], T]) -> T:
-    database = Database(Settings.from_env())
+    database = Database(Settings.from_env(), request_timeouts=False)
     try:
         with database.transaction(write=True, atomic=True) as tx:
             return func(tx)
@@ -111,7 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if settings.migrate_on_start:
-        database = Database(settings)
+        database = Database(settings, request_timeouts=False)
         migrate.upgrade(database.engine)
         database.dispose()
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -133,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    database = Database(Settings.from_env())
+    database = Database(Settings.from_env(), request_timeouts=False)
     try:
         migrate.upgrade(database.engine, args.revision)
         print(f"schema at revision {migrate.current_revision(database.engine)}")
@@ -143,7 +143,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _db_current(args: argparse.Namespace) -> int:
-    database = Database(Settings.from_env())
+    database = Database(Settings.from_env(), request_timeouts=False)
     try:
         print(migrate.current_revision(database.engine) or "empty")
     finally:

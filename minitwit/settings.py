@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 Environment = Literal["development", "production"]
+RateLimit = tuple[int, int]  # (attempts, window in seconds)
 
 DEFAULT_SIMULATOR_AUTH = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh"
 DEVELOPMENT_SECRET = "development key"  # noqa: S105 - the original's key, refused in production
@@ -48,6 +49,13 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     migrate_on_start: bool = True
+    # PostgreSQL limits for request work (0 turns one off); see minitwit.db.make_engine.
+    db_statement_timeout: float = 5.0
+    db_idle_in_transaction_timeout: float = 10.0
+    # Sign-in and sign-up limits as (attempts, window seconds); 0 attempts turns one off.
+    sign_in_limit_per_username: RateLimit = (10, 15 * 60)
+    sign_in_limit_per_address: RateLimit = (20, 60)
+    sign_up_limit_per_address: RateLimit = (20, 60 * 60)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_database_url(self.database_url))
@@ -66,6 +74,17 @@ class Settings:
             raise SettingsError("DB_POOL_SIZE and MINITWIT_HASH_CONCURRENCY must be positive")
         if not 0 < self.body_timeout < float("inf"):
             raise SettingsError("MINITWIT_BODY_TIMEOUT must be a positive number of seconds")
+        for name in ("db_statement_timeout", "db_idle_in_transaction_timeout"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise SettingsError(f"{name} must be 0 (off) or a positive number of seconds")
+        for name in (
+            "sign_in_limit_per_username",
+            "sign_in_limit_per_address",
+            "sign_up_limit_per_address",
+        ):
+            attempts, window = getattr(self, name)
+            if attempts < 0 or window < 1:
+                raise SettingsError(f"{name} must be attempts/seconds, attempts >= 0, seconds > 0")
 
     @property
     def production(self) -> bool:
@@ -119,6 +138,11 @@ class Settings:
         integer("DB_POOL_SIZE", "db_pool_size")
         integer("MINITWIT_HASH_CONCURRENCY", "hash_concurrency")
         number("MINITWIT_BODY_TIMEOUT", "body_timeout")
+        number("MINITWIT_DB_STATEMENT_TIMEOUT", "db_statement_timeout")
+        number("MINITWIT_DB_IDLE_IN_TRANSACTION_TIMEOUT", "db_idle_in_transaction_timeout")
+        parsed("MINITWIT_SIGN_IN_LIMIT_PER_USERNAME", "sign_in_limit_per_username", _rate, RATE)
+        parsed("MINITWIT_SIGN_IN_LIMIT_PER_ADDRESS", "sign_in_limit_per_address", _rate, RATE)
+        parsed("MINITWIT_SIGN_UP_LIMIT_PER_ADDRESS", "sign_up_limit_per_address", _rate, RATE)
         flag("MINITWIT_LOG_JSON", "log_json")
         flag("MINITWIT_MIGRATE_ON_START", "migrate_on_start")
         if env.get("MINITWIT_WEB_DIR"):
@@ -129,6 +153,16 @@ class Settings:
         elif values.get("env") == "production":
             values["secret_key"] = ""
         return cls(**values)  # type: ignore[arg-type]
+
+
+RATE = "attempts/seconds, like 10/900"
+
+
+def _rate(raw: str) -> RateLimit:
+    attempts, slash, seconds = raw.partition("/")
+    if not slash:
+        raise ValueError(raw)
+    return int(attempts), int(seconds)
 
 
 def _value_or_file(env: Mapping[str, str], var: str) -> str | None:

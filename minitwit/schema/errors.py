@@ -5,7 +5,7 @@ from __future__ import annotations
 from graphql import GraphQLError
 from loguru import logger
 
-from minitwit.db import UNAVAILABLE, first_line, is_unavailable
+from minitwit.db import TIMED_OUT, UNAVAILABLE, first_line, is_timeout, is_unavailable
 from minitwit.resolvers.errors import Conflict as ConflictError
 from minitwit.resolvers.errors import (
     DomainError,
@@ -36,7 +36,8 @@ def present(error: GraphQLError) -> None:
     """Make ``error`` fit for the client, in place: a domain error keeps its text and gets its
     code (and ``extensions.field``, the argument at fault, when it names one); a mistake in the
     request gets BAD_REQUEST; the database out of reach (restarting, locked) gets
-    SERVICE_UNAVAILABLE, worth a retry; anything else is logged with its traceback and masked.
+    SERVICE_UNAVAILABLE, worth a retry; a statement cancelled by the database's time limit gets
+    TIMEOUT; anything else is logged with its traceback and masked.
 
     Strawberry hands every error to ``Schema.process_errors`` (parse, validation and execution
     alike) before it answers, which is where this runs (see ``ThreadedSchema``).
@@ -51,6 +52,14 @@ def present(error: GraphQLError) -> None:
     elif error.path is None and isinstance(original, ValueError | OverflowError | RecursionError):
         # Raised while reading the document itself (a 5,000-digit Int literal): bad input.
         _set(error, f"Invalid input: {original}", "BAD_REQUEST")
+    elif is_timeout(original):
+        logger.warning(
+            "database statement timed out in GraphQL resolver at {path}: {error}",
+            path=error.path,
+            error=first_line(original),
+        )
+        _set(error, TIMED_OUT, "TIMEOUT")
+        error.original_error = None
     elif is_unavailable(original):
         logger.warning(
             "database unavailable in GraphQL resolver at {path}: {error}",
