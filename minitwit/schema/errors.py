@@ -12,6 +12,7 @@ from minitwit.resolvers.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    TooManyRequests,
     Unauthenticated,
 )
 
@@ -21,6 +22,7 @@ ERROR_CODES: tuple[tuple[type[DomainError], str], ...] = (
     (Unauthenticated, "UNAUTHENTICATED"),
     (Forbidden, "FORBIDDEN"),
     (NotFound, "NOT_FOUND"),
+    (TooManyRequests, "RATE_LIMITED"),
 )
 UNEXPECTED = "Unexpected error."
 
@@ -47,6 +49,8 @@ def present(error: GraphQLError) -> None:
         _set(error, original.message, code_for(original))
         if original.field is not None:
             error.extensions = {**(error.extensions or {}), "field": original.field}
+        if isinstance(original, TooManyRequests):
+            error.extensions = {**(error.extensions or {}), "retryAfter": original.retry_after}
     elif original is None or isinstance(original, GraphQLError):
         _set(error, error.message, "BAD_REQUEST")
     elif error.path is None and isinstance(original, ValueError | OverflowError | RecursionError):
