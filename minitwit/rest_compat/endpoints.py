@@ -188,16 +188,18 @@ class SimulatorApi:
             tx.also(latest.store(tx, received), *latest.claim(action))
             try:
                 func(tx, *args)
-            except IntegrityError:
-                if not latest.claimed(tx, action):
-                    raise
-                tx.write(latest.store(tx, received))  # the replay's write was undone, all of it
             except DomainError:
                 if tx.wrote:  # committed, action record and all, yet refused: forget it
                     latest.release(tx, action)
                 raise
 
-        await self._storing_latest_on_failure(received, self.db.run_work(work, write=True))
+        try:
+            await self._storing_latest_on_failure(received, self.db.run_work(work, write=True))
+        except IntegrityError:
+            # The unit was undone as a whole (latest stored again on its own). A replay, if
+            # the record is there: in a fresh unit, so only a committed one counts.
+            if not await self.db.run_work(latest.claimed, action):
+                raise
 
     async def _storing_latest_on_failure(self, received: int | None, work: Awaitable[T]) -> T:
         try:
