@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -83,7 +84,8 @@ def build_schema(
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    """The ASGI view; GraphiQL is served in development only."""
+    """The ASGI view. ``ide`` answers a browser's GET of ``/graphql`` with GraphiQL's page
+    (the web client's, on MiniTwit's own copies of its scripts); without it that is a 404."""
 
     def __init__(
         self,
@@ -91,14 +93,21 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         hashing: anyio.CapacityLimiter,
         observe: OperationObserver | None = None,
+        ide: Callable[[Request], Awaitable[Response]] | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings, limiter=db.limiter, hashing=hashing, observe=observe),
-            graphql_ide="graphiql" if not settings.production else None,
+            graphql_ide="graphiql" if ide is not None else None,
             allow_queries_via_get=True,
         )
         self.db = db
         self.settings = settings
+        self.ide = ide
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self.ide is None:  # Strawberry asks only when graphql_ide is set, i.e. with an ide
+            raise HTTPException(404, "Not Found")
+        return await self.ide(request)
 
     def parse_json(self, data: str | bytes) -> Any:
         """JSON that Python cannot read (bad UTF-8, 5,000-digit numbers, deep nesting) or that

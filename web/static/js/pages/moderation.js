@@ -1,7 +1,9 @@
 // "/moderation": the flagged messages, for moderators, each with an Unflag control.
 
 import { ApiError, CONNECTION_FIELDS, fetchViewer, graphql } from '../api.js';
-import { clearError, failed, renderFlashes, renderNav, showError } from '../layout.js';
+import {
+  announce, clearError, failed, renderFlashes, renderNav, showError,
+} from '../layout.js';
 import { MessageList } from '../messages.js';
 
 const MORE = `query FlaggedMore($after: String) { flaggedMessages(after: $after) { ${CONNECTION_FIELDS} } }`;
@@ -13,6 +15,7 @@ async function main() {
     viewer = await fetchViewer();
   } catch (error) {
     renderNav(null);
+    announce('');
     messages.setAttribute('aria-busy', 'false');
     showError(error instanceof ApiError ? error.message : String(error));
     return;
@@ -24,6 +27,7 @@ async function main() {
   renderNav(viewer);
   renderFlashes();
   if (!viewer.isModerator) {
+    announce('');
     messages.setAttribute('aria-busy', 'false');
     showError('Only moderators can see flagged messages.');
     return;
@@ -34,9 +38,11 @@ async function main() {
   });
   try {
     const connection = (await graphql(MORE, { after: null })).flaggedMessages;
+    announce('');
     clearError();
     list.show(connection);
   } catch (error) {
+    announce('');
     messages.setAttribute('aria-busy', 'false');
     showError(error instanceof ApiError ? error.message : String(error));
   }
