@@ -138,9 +138,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     return app
 
 
-def _web_client(
-    settings: Settings, db: Database, page_middleware: list[Middleware]
-) -> WebClient:
+def _web_client(settings: Settings, db: Database, page_middleware: list[Middleware]) -> WebClient:
     async def user_exists(username: str) -> bool | None:
         try:
             return await db.run_work(lambda tx: accounts.user_by_name(tx, username) is not None)
