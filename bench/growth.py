@@ -178,10 +178,11 @@ def sign_in(url: str, username: str) -> str:
     raise RuntimeError(f"login of {username} set no session cookie")
 
 
-def headers_for(timeline: Timeline, cookies: dict[str, str]) -> dict[str, str]:
+def headers_for(timeline: Timeline, cookies: dict[str, str], url: str) -> dict[str, str]:
     headers = dict(AUTH) if timeline.method == "GET" else {}
     if timeline.viewer is not None:
         headers["Cookie"] = cookies[timeline.viewer]
+        headers["Origin"] = url  # a POST with the session cookie must say it is ours
     return headers
 
 
@@ -191,7 +192,7 @@ def check(url: str, timeline: Timeline, cookies: dict[str, str]) -> int:
         timeline.method,
         url + timeline.path,
         json=timeline.body,
-        headers=headers_for(timeline, cookies),
+        headers=headers_for(timeline, cookies, url),
         timeout=30,
     )
     body = response.json()
@@ -216,7 +217,7 @@ def measure_size(
         for timeline in TIMELINES:
             listed = check(server.url, timeline, cookies)
             log(f"wrk {label}: {timeline.name}")
-            kwargs: dict[str, Any] = {"headers": headers_for(timeline, cookies)}
+            kwargs: dict[str, Any] = {"headers": headers_for(timeline, cookies, server.url)}
             if timeline.body is not None:
                 kwargs["post"] = timeline.body
             if opts.warmup:

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from minitwit import migrate, passwords, rest_compat
-from minitwit.db import UNAVAILABLE, Database, first_line, is_unavailable, log_failure
+from minitwit.db import Database, first_line, is_unavailable, log_failure, unavailable_reason
 from minitwit.logs import configure_logging
 from minitwit.metrics import Metrics, known_operations
 from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
@@ -29,6 +29,7 @@ from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
 from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
+from minitwit.security import SameOriginGuard, SecurityHeaders
 from minitwit.settings import Settings
 from minitwit.web_client import WebClient
 
@@ -62,7 +63,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         same_site="lax",
         https_only=settings.production,
     )
-    web = _web_client(settings, db, session)
+    # Where the cookie is read, a request that changes something must come from our pages.
+    same_origin = Middleware(SameOriginGuard, cookie=SESSION_COOKIE)
+    web = _web_client(settings, db, [same_origin, session])
     graphql = GraphQLApp(
         db,
         settings,
@@ -106,13 +109,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[session]),
+        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[same_origin, session]),
         *web.routes(),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(RequestMiddleware, metrics=metrics, pool_usage=db.checked_out),
             Middleware(
                 BodyLimitMiddleware,
@@ -135,15 +139,17 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
 
 async def _database_error(request: Request, error: Exception) -> Response:
-    """The database out of reach for now (restarting, cut off, no connection in time) is a 503
-    the client may retry; any other database error is a bug, re-raised for the 500."""
-    if not is_unavailable(error):
+    """The database out of reach for now (restarting, cut off, no connection in time, a
+    statement over its time limit) is a 503 the client may retry; any other database error is
+    a bug, re-raised for the 500."""
+    reason = unavailable_reason(error)
+    if reason is None:
         raise error
     log_failure(error, "in {method} {path}", method=request.method, path=request.url.path)
-    return error_response(503, UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return error_response(503, reason, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def _web_client(settings: Settings, db: Database, session: Middleware) -> WebClient:
+def _web_client(settings: Settings, db: Database, page_middleware: list[Middleware]) -> WebClient:
     async def user_exists(username: str) -> bool | None:
         try:
             return await db.run_work(lambda tx: accounts.user_by_name(tx, username) is not None)
@@ -157,7 +163,7 @@ def _web_client(settings: Settings, db: Database, session: Middleware) -> WebCli
         settings.web_dir,
         max_message_length=settings.max_message_length,
         user_exists=user_exists,
-        page_middleware=[session],
+        page_middleware=page_middleware,
     )
 
 

@@ -193,7 +193,7 @@ def _database(settings: Settings, *, migrated: bool = True) -> Iterator[Database
     this command created is removed again if the command fails, so nothing is left behind.
     """
     created = _sqlite_file_to_create(settings)
-    database = Database(settings)
+    database = Database(settings, request_timeouts=False)
     try:
         if migrated:
             migrate.upgrade(database.engine)

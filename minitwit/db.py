@@ -48,6 +48,8 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "minitwit_write"
 UNAVAILABLE = "The database is unavailable; try again shortly"
+TIMED_OUT = "The database took too long to answer; try again shortly"
+PG_QUERY_CANCELED = "57014"  # statement_timeout (or an operator's pg_cancel_backend)
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes; extended ones keep them in the low byte
 PG_PROGRAM_LIMIT_EXCEEDED = "54"  # SQLSTATE class: statement too complex, too many columns, ...
 
@@ -91,13 +93,33 @@ def log_failure(error: BaseException, where: str = "", **fields: Any) -> bool:
     return False
 
 
+def is_timeout(error: BaseException) -> bool:
+    """Whether ``error`` is a statement cancelled by ``statement_timeout``."""
+    return (
+        isinstance(error, sa_exc.DBAPIError)
+        and getattr(error.orig, "pgcode", None) == PG_QUERY_CANCELED
+    )
+
+
+def unavailable_reason(error: BaseException) -> str | None:
+    """What to tell a client for an error worth retrying (a 503), or None for a bug."""
+    if is_timeout(error):
+        return TIMED_OUT
+    return UNAVAILABLE if is_unavailable(error) else None
+
+
 def first_line(error: BaseException) -> str:
     """``error`` in one line, for a warning that needs no traceback."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
+    """The pooled engine. On PostgreSQL its sessions cancel a statement that runs longer than
+    ``settings.db_statement_timeout`` and end one left idle in a transaction longer than
+    ``db_idle_in_transaction_timeout``: request work never holds a connection (and its locks)
+    for long. ``request_timeouts=False`` for the command line; migrations lift the limits for
+    their own run (``minitwit.migrate``), backups and readiness use engines of their own."""
     if settings.is_sqlite:
         engine = create_engine(
             settings.database_url,
@@ -114,11 +136,26 @@ def make_engine(settings: Settings) -> Engine:
         max_overflow=0,
         pool_timeout=10,
         isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5, "application_name": "minitwit"},
+        connect_args={
+            "connect_timeout": 5,
+            "application_name": "minitwit",
+            **({"options": session_options(settings)} if request_timeouts else {}),
+        },
     )
     event.listen(engine, "checkout", _replace_if_closed_by_server)
     _skip_commit_and_rollback_in_autocommit(engine.dialect)
     return engine
+
+
+def session_options(settings: Settings) -> str:
+    """libpq's ``options``: the request engine's timeouts, set once per connection."""
+    return " ".join(
+        f"-c {name}={round(seconds * 1000)}"
+        for name, seconds in (
+            ("statement_timeout", settings.db_statement_timeout),
+            ("idle_in_transaction_session_timeout", settings.db_idle_in_transaction_timeout),
+        )
+    )
 
 
 def _skip_commit_and_rollback_in_autocommit(dialect: Dialect) -> None:
@@ -393,10 +430,12 @@ class Database:
         settings: Settings,
         engine: Engine | None = None,
         observer: DatabaseObserver | None = None,
+        *,
+        request_timeouts: bool = True,
     ) -> None:
         self.settings = settings
         self.observer = observer
-        self.engine = engine or make_engine(settings)
+        self.engine = engine or make_engine(settings, request_timeouts=request_timeouts)
         self.batched = self.engine.dialect.name == "postgresql"
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         # For the ORM session and the command line: real transactions on PostgreSQL too.

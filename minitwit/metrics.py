@@ -181,7 +181,11 @@ EVENTS = (
 )
 
 
-SIGN_IN_OUTCOMES = {"signed_in": "succeeded", "sign_in_failed": "failed"}
+SIGN_IN_OUTCOMES = {
+    "signed_in": "succeeded",
+    "sign_in_failed": "failed",
+    "sign_in_throttled": "throttled",
+}
 
 
 def build_revision() -> str:

@@ -2,7 +2,8 @@
 
 On PostgreSQL every upgrade holds a session-level advisory lock for its whole run, so replicas
 that start at once migrate one after another: the first does the work, the rest find the
-schema current and do nothing.
+schema current and do nothing. Migrations are exempt from the request engine's timeouts
+(``minitwit.db.make_engine``): waiting for that lock, or rewriting a big table, may take long.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ADVISORY_LOCK_KEY = 0x6D696E6974776974  # "minitwit"
+NO_TIMEOUTS = "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0"
+RESTORE_TIMEOUTS = "RESET statement_timeout; RESET idle_in_transaction_session_timeout"
 
 
 def alembic_config() -> Config:
@@ -30,6 +33,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect() as connection:
         locked = connection.dialect.name == "postgresql"
         if locked:
+            connection.execute(text(NO_TIMEOUTS))
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
             connection.commit()
         try:
@@ -41,6 +45,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 connection.execute(
                     text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
                 )
+                connection.execute(text(RESTORE_TIMEOUTS))  # the connection's own, from its start
                 connection.commit()
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -59,6 +60,9 @@ def redacted(url: str) -> str | None:
 
 
 Positive = Annotated[int, Field(ge=1)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0 turns the limit off
+# (attempts, window in seconds), written ``attempts/seconds`` (``10/900``); 0 attempts is off.
+RateLimit = Annotated[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=1)]], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -98,6 +102,21 @@ class Settings(BaseSettings):
     # None: JSON lines unless stdout is a terminal in development (see wants_json_logs)
     log_json: bool | None = Field(None, validation_alias="MINITWIT_LOG_JSON")
     migrate_on_start: bool = Field(True, validation_alias="MINITWIT_MIGRATE_ON_START")
+    # PostgreSQL limits for request work (0 turns one off); see minitwit.db.make_engine.
+    db_statement_timeout: Seconds = Field(5.0, validation_alias="MINITWIT_DB_STATEMENT_TIMEOUT")
+    db_idle_in_transaction_timeout: Seconds = Field(
+        10.0, validation_alias="MINITWIT_DB_IDLE_IN_TRANSACTION_TIMEOUT"
+    )
+    # Sign-in and sign-up limits (minitwit.resolvers.throttle).
+    sign_in_limit_per_username: RateLimit = Field(
+        (10, 15 * 60), validation_alias="MINITWIT_SIGN_IN_LIMIT_PER_USERNAME"
+    )
+    sign_in_limit_per_address: RateLimit = Field(
+        (20, 60), validation_alias="MINITWIT_SIGN_IN_LIMIT_PER_ADDRESS"
+    )
+    sign_up_limit_per_address: RateLimit = Field(
+        (20, 60 * 60), validation_alias="MINITWIT_SIGN_UP_LIMIT_PER_ADDRESS"
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -131,6 +150,21 @@ class Settings(BaseSettings):
         if backend not in ("sqlite", "postgresql"):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
         return url
+
+    @field_validator(
+        "sign_in_limit_per_username",
+        "sign_in_limit_per_address",
+        "sign_up_limit_per_address",
+        mode="before",
+    )
+    @classmethod
+    def _attempts_per_window(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        attempts, slash, seconds = value.partition("/")
+        if not (slash and attempts.strip().isdigit() and seconds.strip().isdigit()):
+            raise ValueError("must be attempts/seconds, like 10/900")
+        return int(attempts), int(seconds)
 
     @field_validator("rest_prefix")
     @classmethod

@@ -49,21 +49,15 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
+# nosniff, Referrer-Policy and X-Frame-Options come with every response (minitwit.security).
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
 # Assets revalidate on every load (cheap with ETag) so a deploy never serves stale modules.
-STATIC_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-cache",
-}
+STATIC_HEADERS = {"Cache-Control": "no-cache"}
 
 # Browsers ask for /favicon.ico on their own, on every site; it never changes between deploys.
 FAVICON_HEADERS = {**STATIC_HEADERS, "Cache-Control": "public, max-age=604800"}

@@ -6,7 +6,9 @@ from minitwit.models.tables import (
     Follower,
     Latest,
     Message,
+    RateCounter,
     SignIn,
+    SimulatorAction,
     User,
     metadata,
 )
@@ -17,7 +19,9 @@ __all__ = [
     "Follower",
     "Latest",
     "Message",
+    "RateCounter",
     "SignIn",
+    "SimulatorAction",
     "User",
     "metadata",
 ]

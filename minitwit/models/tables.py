@@ -96,3 +96,32 @@ class Latest(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class RateCounter(SQLModel, table=True):
+    """Attempts in the current fixed window, per limit (``scope``) and per client or username
+    (``key``, a SHA-256 hex digest, so the table holds no address or name in clear). One row per
+    (scope, key), reused window after window; rows past ``expires_at`` are deleted as others
+    are counted."""
+
+    __tablename__ = "rate_counters"
+    __table_args__ = (Index("ix_rate_counters_expires_at", "expires_at"),)
+
+    scope: str = Field(max_length=32, primary_key=True)
+    key: str = Field(max_length=64, primary_key=True)
+    window_start: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hits: int = Field(sa_column=Column(Integer, nullable=False))
+    expires_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class SimulatorAction(SQLModel, table=True):
+    """A simulator write that committed: its ``latest`` id and a digest of its request (path
+    and body), written in the same transaction as the write itself. A retry of the same write
+    with the same ``latest`` collides with this row and changes nothing. Kept for an hour."""
+
+    __tablename__ = "simulator_actions"
+    __table_args__ = (Index("ix_simulator_actions_received_at", "received_at"),)
+
+    latest: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    digest: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    received_at: int = Field(sa_column=Column(BigInteger, nullable=False))

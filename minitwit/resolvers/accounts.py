@@ -11,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from minitwit import passwords
-from minitwit.db import Tx
+from minitwit.db import Step, Tx
 from minitwit.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
+from minitwit.resolvers import throttle
 from minitwit.resolvers.errors import Conflict, Invalid, NotFound
 from minitwit.resolvers.transactions import Transactions
 from minitwit.resolvers.validation import has_control_characters, is_storable
@@ -113,9 +114,15 @@ def sign_up(
     email: str,
     password: str,
     password2: str | None = None,
+    attempt: throttle.Attempt | None = None,
 ) -> User:
-    """Create a user. ``password2`` is the form's repetition; the simulator sends none."""
+    """Create a user. ``password2`` is the form's repetition; the simulator sends none.
+    ``attempt`` counts the sign-up against its address (the simulator's are not counted);
+    it is counted before the name is looked up, so asking which names are taken is too."""
     validate_registration(username=username, email=email, password=password, password2=password2)
+    if attempt is not None:
+        with transactions.write() as tx:
+            throttle.count_sign_up(tx, attempt)
     with transactions.read() as tx:
         if user_by_name(tx, username) is not None:
             raise Conflict(USERNAME_TAKEN, field="username")
@@ -140,11 +147,22 @@ def create_user(tx: Tx, *, username: str, email: str, pw_hash: str) -> User:
     return user_from_row(row)
 
 
-def sign_in(transactions: Transactions, *, username: str, password: str) -> User:
+def sign_in(
+    transactions: Transactions,
+    *,
+    username: str,
+    password: str,
+    attempt: throttle.Attempt | None = None,
+) -> User:
     """The user whose credentials these are; upgrades legacy hashes on success.
 
-    An unknown user costs a verification all the same, so timing tells no names.
+    An unknown user costs a verification all the same, so timing tells no names. ``attempt``
+    counts the sign-in against the username and the address first (TooManyRequests over a
+    limit, before any password is checked); a success clears the username's count.
     """
+    if attempt is not None:
+        with transactions.write() as tx:
+            throttle.count_sign_in(tx, attempt, username[: USERNAME_MAX_LENGTH + 1])
     with transactions.read() as tx:
         user = user_by_name(tx, username)
     if user is None:
@@ -152,12 +170,18 @@ def sign_in(transactions: Transactions, *, username: str, password: str) -> User
         raise Invalid("Invalid username", field="username")
     if len(password) > PASSWORD_MAX_LENGTH or not passwords.verify_password(user.pw_hash, password):
         raise Invalid("Invalid password", field="password")
+    steps: list[Step] = []
+    if attempt is not None:
+        steps.append(throttle.forgive_sign_in(username))
     if passwords.needs_rehash(user.pw_hash):
         new_hash = passwords.hash_password(password)
-        with transactions.write() as tx:
-            values = {"user_id": user.id, "old_hash": user.pw_hash, "new_hash": new_hash}
-            tx.write((_REHASH, values))
+        steps.append(
+            (_REHASH, {"user_id": user.id, "old_hash": user.pw_hash, "new_hash": new_hash})
+        )
         user.pw_hash = new_hash
+    if steps:
+        with transactions.write() as tx:
+            tx.write(*steps)
     return user
 
 

@@ -34,3 +34,11 @@ class NotFound(DomainError):
 
 class Conflict(Invalid):
     """The input clashes with what is stored (a taken username)."""
+
+
+class TooManyRequests(DomainError):
+    """Too many attempts in a while; the next may come ``retry_after`` seconds from now."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+from sqlalchemy.exc import IntegrityError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -25,7 +26,7 @@ from starlette.types import Scope
 
 from minitwit.db import Database, Tx, log_failure
 from minitwit.resolvers import accounts, latest, messages, social, timelines
-from minitwit.resolvers.errors import DomainError, Forbidden, Invalid, NotFound
+from minitwit.resolvers.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from minitwit.resolvers.timelines import MessageView
 from minitwit.rest_compat import openapi, operations
 from minitwit.rest_compat.parsing import (
@@ -157,12 +158,43 @@ class SimulatorApi:
             received, self.db.run_work(work, write=write or received is not None)
         )
 
-    async def _act_in_steps(self, received: int | None, func: Callable[..., T], **kwargs: Any) -> T:
-        """``func(transactions, **kwargs)``, each write transaction storing ``latest`` too."""
-        transactions = _LatestOnCommit(self.db, received)
+    async def _act_in_steps(
+        self,
+        received: int | None,
+        func: Callable[..., T],
+        action: latest.Action | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """``func(transactions, **kwargs)``, each write transaction storing ``latest`` (and
+        recording ``action``) too."""
+        transactions = _LatestOnCommit(self.db, received, action)
         return await self._storing_latest_on_failure(
             received, self.db.run(partial(func, transactions, **kwargs))
         )
+
+    async def _act_once(self, action: latest.Action, func: Callable[..., None], *args: Any) -> None:
+        """``func(tx, *args)``, a write, recorded as ``action`` in the same round trip, so a
+        retry of it (same request, same ``latest``) after an ambiguous failure, such as a 503
+        while the database restarted, does nothing and answers as the first did."""
+
+        received = action.latest
+
+        def work(tx: Tx) -> None:
+            tx.also(latest.store(tx, received), *latest.claim(action))
+            try:
+                func(tx, *args)
+            except DomainError:
+                if tx.wrote:  # committed, action record and all, yet refused: forget it
+                    latest.release(tx, action)
+                raise
+
+        try:
+            await self._storing_latest_on_failure(received, self.db.run_work(work, write=True))
+        except IntegrityError:
+            # The unit was undone as a whole (latest stored again on its own). A replay, if
+            # the record is there: in a fresh unit, so only a committed one counts.
+            if not await self.db.run_work(latest.claimed, action):
+                raise
 
     async def _storing_latest_on_failure(self, received: int | None, work: Awaitable[T]) -> T:
         try:
@@ -187,17 +219,29 @@ class SimulatorApi:
 
     async def register(self, request: Request) -> Response:
         received = parse_latest(request.query_params)
+        body = await request.body()
+        action = self._action(request, received, body)
         try:
-            document = parse_object(await request.body())
+            document = parse_object(body)
             username = text_field(document, "username")
             email = text_field(document, "email")
             password = text_field(document, "pwd")
         except Invalid as error:
             return await self._refuse(received, error)
         async with self.hashing:
-            await self._act_in_steps(
-                received, accounts.sign_up, username=username, email=email, password=password
-            )
+            try:
+                await self._act_in_steps(
+                    received,
+                    accounts.sign_up,
+                    action,
+                    username=username,
+                    email=email,
+                    password=password,
+                )
+            except Conflict:
+                # Taken by this very request's first try (its commit's answer lost)?
+                if action is None or not await self.db.run_work(latest.claimed, action):
+                    raise
         return no_content()
 
     async def public_messages(self, request: Request) -> Response:
@@ -223,19 +267,18 @@ class SimulatorApi:
         if not self._authorized(request):
             return await self._refuse(received, Forbidden(NOT_AUTHORIZED))
         username: str = request.path_params["username"]
+        body = await request.body()
         content: str | Invalid
         try:
-            content = text_field(parse_object(await request.body()), "content")
+            content = text_field(parse_object(body), "content")
         except Invalid as error:
             content = error
-        await self._act(
-            received,
-            _post_message,
-            username,
-            content,
-            self.settings.max_message_length,
-            write=True,
-        )
+        arguments = (username, content, self.settings.max_message_length)
+        action = self._action(request, received, body)
+        if action is None:
+            await self._act(received, _post_message, *arguments, write=True)
+        else:
+            await self._act_once(action, _post_message, *arguments)
         return no_content()
 
     async def follows(self, request: Request) -> Response:
@@ -251,16 +294,26 @@ class SimulatorApi:
         if not self._authorized(request):
             return await self._refuse(received, Forbidden(NOT_AUTHORIZED))
         username: str = request.path_params["username"]
-        action: tuple[bool, str] | Invalid
+        body = await request.body()
+        change: tuple[bool, str] | Invalid
         try:
-            action = follow_action(parse_object(await request.body()))
+            change = follow_action(parse_object(body))
         except Invalid as error:
-            action = error
-        await self._act(received, _change_follow, username, action, write=True)
+            change = error
+        action = self._action(request, received, body)
+        if action is None:
+            await self._act(received, _change_follow, username, change, write=True)
+        else:
+            await self._act_once(action, _change_follow, username, change)
         return no_content()
 
     async def openapi_document(self, request: Request) -> Response:
         return json_bytes(self.openapi)
+
+    @staticmethod
+    def _action(request: Request, received: int | None, body: bytes) -> latest.Action | None:
+        """The write as an idempotent action, when it carries a ``latest`` id to key it by."""
+        return None if received is None else latest.Action.of(received, request.scope["path"], body)
 
     def _limit(self, request: Request) -> int:
         return parse_no(
@@ -293,12 +346,13 @@ class SimulatorApi:
 
 
 class _LatestOnCommit:
-    """Transactions whose every write also stores the request's ``latest``, so an action and
-    the id it came with commit together."""
+    """Transactions whose every write also stores the request's ``latest`` and records its
+    ``action``, so an action and the id it came with commit together."""
 
-    def __init__(self, db: Database, received: int | None) -> None:
+    def __init__(self, db: Database, received: int | None, action: latest.Action | None) -> None:
         self.db = db
         self.received = received
+        self.action = action
 
     def read(self) -> AbstractContextManager[Tx]:
         return self.db.transaction()
@@ -308,6 +362,8 @@ class _LatestOnCommit:
         with self.db.transaction(write=True) as tx:
             if self.received is not None:
                 tx.also(latest.store(tx, self.received))
+            if self.action is not None:
+                tx.also(*latest.claim(self.action))
             yield tx
 
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
 from minitwit.db import Database
 from minitwit.resolvers.validation import is_storable
@@ -105,7 +105,36 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise HTTPException(400, "The operation name must be a string of valid text")
         return parsed
 
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """A rate-limited operation is HTTP 429 with ``Retry-After`` as well as RATE_LIMITED in
+        its errors, so proxies, browsers and generic clients see the refusal too."""
+        response = super().create_response(response_data, sub_response)
+        retry_after = _retry_after(response_data)
+        if retry_after is not None:
+            response.status_code = 429
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         if not isinstance(request, Request):
             raise TypeError("MiniTwit serves GraphQL over HTTP only")
         return Context(request=request, db=self.db, settings=self.settings)
+
+
+def _retry_after(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
+    """The longest ``retryAfter`` among RATE_LIMITED errors, or None when there is none."""
+    errors: list[Any] = [
+        error
+        for item in (data if isinstance(data, list) else [data])
+        for error in item.get("errors") or ()
+    ]
+    waits = [
+        int(error["extensions"]["retryAfter"])
+        for error in errors
+        if isinstance(error, dict) and (error.get("extensions") or {}).get("code") == "RATE_LIMITED"
+    ]
+    return max(waits) if waits else None

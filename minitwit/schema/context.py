@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -16,7 +17,7 @@ from starlette.requests import Request
 
 from minitwit.db import Database, Tx
 from minitwit.models import User
-from minitwit.resolvers import sign_ins, social
+from minitwit.resolvers import sign_ins, social, throttle
 from minitwit.resolvers.errors import Forbidden, Unauthenticated
 from minitwit.settings import Settings
 
@@ -89,6 +90,16 @@ class Context:
             self._viewer = user
         return self._viewer
 
+    def attempt(self) -> throttle.Attempt:
+        """This request as a sign-in or sign-up attempt, for the rate limits: from the client
+        address the trusted proxy saw (uvicorn's proxy headers, FORWARDED_ALLOW_IPS), never
+        from a header the client wrote."""
+        client = self.request.client
+        return throttle.Attempt(
+            address=client.host if client is not None else "unknown",
+            limits=rate_limits(self.settings),
+        )
+
     def require_viewer(self, why: str = "You have to sign in first") -> User:
         viewer = self.viewer
         if viewer is None:
@@ -131,3 +142,12 @@ class Context:
                 else self.query(social.following_ids, who_id=viewer.id)
             )
         return self._following_ids
+
+
+@cache
+def rate_limits(settings: Settings) -> throttle.Limits:
+    return throttle.Limits(
+        sign_in_per_username=throttle.Limit(*settings.sign_in_limit_per_username),
+        sign_in_per_address=throttle.Limit(*settings.sign_in_limit_per_address),
+        sign_up_per_address=throttle.Limit(*settings.sign_up_limit_per_address),
+    )

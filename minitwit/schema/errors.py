@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from graphql import GraphQLError
+from loguru import logger
 
-from minitwit.db import UNAVAILABLE, log_failure
+from minitwit.db import TIMED_OUT, UNAVAILABLE, first_line, is_timeout, log_failure
 from minitwit.resolvers.errors import Conflict as ConflictError
 from minitwit.resolvers.errors import (
     DomainError,
     Forbidden,
     Invalid,
     NotFound,
+    TooManyRequests,
     Unauthenticated,
 )
 
@@ -20,6 +22,7 @@ ERROR_CODES: tuple[tuple[type[DomainError], str], ...] = (
     (Unauthenticated, "UNAUTHENTICATED"),
     (Forbidden, "FORBIDDEN"),
     (NotFound, "NOT_FOUND"),
+    (TooManyRequests, "RATE_LIMITED"),
 )
 UNEXPECTED = "Unexpected error."
 
@@ -35,7 +38,8 @@ def present(error: GraphQLError) -> None:
     """Make ``error`` fit for the client, in place: a domain error keeps its text and gets its
     code (and ``extensions.field``, the argument at fault, when it names one); a mistake in the
     request gets BAD_REQUEST; the database out of reach (restarting, locked) gets
-    SERVICE_UNAVAILABLE, worth a retry; anything else is logged with its traceback and masked.
+    SERVICE_UNAVAILABLE, worth a retry; a statement cancelled by the database's time limit gets
+    TIMEOUT; anything else is logged with its traceback and masked.
 
     Strawberry hands every error to ``Schema.process_errors`` (parse, validation and execution
     alike) before it answers, which is where this runs (see ``ThreadedSchema``).
@@ -45,11 +49,21 @@ def present(error: GraphQLError) -> None:
         _set(error, original.message, code_for(original))
         if original.field is not None:
             error.extensions = {**(error.extensions or {}), "field": original.field}
+        if isinstance(original, TooManyRequests):
+            error.extensions = {**(error.extensions or {}), "retryAfter": original.retry_after}
     elif original is None or isinstance(original, GraphQLError):
         _set(error, error.message, "BAD_REQUEST")
     elif error.path is None and isinstance(original, ValueError | OverflowError | RecursionError):
         # Raised while reading the document itself (a 5,000-digit Int literal): bad input.
         _set(error, f"Invalid input: {original}", "BAD_REQUEST")
+    elif is_timeout(original):
+        logger.warning(
+            "database statement timed out in GraphQL resolver at {path}: {error}",
+            path=error.path,
+            error=first_line(original),
+        )
+        _set(error, TIMED_OUT, "TIMEOUT")
+        error.original_error = None
     elif log_failure(original, "in GraphQL resolver at {path}", path=error.path):
         _set(error, UNAVAILABLE, "SERVICE_UNAVAILABLE")
         error.original_error = None

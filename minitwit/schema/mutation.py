@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from minitwit.resolvers import accounts, messages, social
-from minitwit.resolvers.errors import Invalid
+from minitwit.resolvers.errors import Invalid, TooManyRequests
 from minitwit.resolvers.validation import parse_global_id
 from minitwit.schema.context import Context
 from minitwit.schema.limits import cost
@@ -35,7 +35,11 @@ MessageId = Annotated[
 @strawberry.type(description="What a person can do.")
 class Mutation:
     @strawberry.mutation(
-        description="Sign up. Sign in afterwards with login.", metadata=cost(hashes=True)
+        description=(
+            "Sign up. Sign in afterwards with login. Limited per client address"
+            " (RATE_LIMITED, with extensions.retryAfter, and HTTP 429)."
+        ),
+        metadata=cost(hashes=True),
     )
     def register(
         self,
@@ -52,21 +56,32 @@ class Mutation:
             str, strawberry.argument(description="The password again; both must match.")
         ],
     ) -> User:
+        ctx = info.context
         row = accounts.sign_up(
-            info.context, username=username, email=email, password=password, password2=password2
+            ctx,
+            username=username,
+            email=email,
+            password=password,
+            password2=password2,
+            attempt=ctx.attempt(),
         )
         return User.from_row(row)
 
     @strawberry.mutation(
-        description="Sign in; sets the session cookie.", metadata=cost(hashes=True)
+        description=(
+            "Sign in; sets the session cookie. Failed attempts are limited per username and"
+            " per client address (RATE_LIMITED, with extensions.retryAfter, and HTTP 429)."
+        ),
+        metadata=cost(hashes=True),
     )
     def login(self, info: Info[Context, None], username: Username, password: Password) -> User:
         ctx = info.context
         try:
-            row = accounts.sign_in(ctx, username=username, password=password)
-        except Invalid:
+            row = accounts.sign_in(ctx, username=username, password=password, attempt=ctx.attempt())
+        except (Invalid, TooManyRequests) as error:
             if ctx.db.observer is not None:
-                ctx.db.observer.committed(["sign_in_failed"])
+                refused = isinstance(error, TooManyRequests)
+                ctx.db.observer.committed(["sign_in_throttled" if refused else "sign_in_failed"])
             raise
         ctx.sign_in(row)
         return User.from_row(row)

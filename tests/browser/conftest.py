@@ -84,11 +84,16 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         workdir / "server.log",
         MINITWIT_ENV="development",
         LOG_LEVEL="INFO",
+        # Every browser test signs up and in from this one address, on this one server.
+        MINITWIT_SIGN_UP_LIMIT_PER_ADDRESS="100000/3600",
+        MINITWIT_SIGN_IN_LIMIT_PER_ADDRESS="100000/60",
     ).start()
+    API_ORIGIN["Origin"] = server.url
     try:
         yield Server(base_url=server.url, env=server.env)
     finally:
         server.stop()
+        API_ORIGIN.clear()
 
 
 @pytest.fixture(scope="package")
@@ -196,9 +201,16 @@ class GraphQLError(AssertionError):
     pass
 
 
+# Playwright's request contexts send no Origin of their own; the browser's fetch does, and the
+# server refuses a POST with the session cookie and without it (minitwit.security).
+API_ORIGIN: dict[str, str] = {}
+
+
 def graphql(request: Any, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     """POST a GraphQL operation with a Playwright request context (page.request shares cookies)."""
-    response = request.post("/graphql", data={"query": query, "variables": variables or {}})
+    response = request.post(
+        "/graphql", data={"query": query, "variables": variables or {}}, headers=API_ORIGIN
+    )
     body: dict[str, Any] = response.json()
     if body.get("errors"):
         raise GraphQLError(body["errors"])

@@ -6,6 +6,7 @@ export const SERVER_FAILURE = 'The server had a problem. Please try again.';
 
 const KNOWN_CODES = new Set([
   'BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'SERVICE_UNAVAILABLE',
+  'TIMEOUT', 'RATE_LIMITED',
 ]);
 const TIMEOUT_MS = 15000;
 

@@ -1,0 +1,134 @@
+"""Browser-facing protections that hold for every route: response headers, and the refusal of
+cross-site requests that would act with the session cookie.
+
+Both are pure ASGI and do their work with precomputed bytes, so the simulator's REST path pays
+one extra call per response for the headers and nothing for the cross-site guard, which only
+wraps the routes that read the cookie (GraphQL and the pages).
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from minitwit.middleware import send_json_error
+
+# On every response, JSON and errors too: a browser never sniffs a JSON answer into HTML, never
+# frames any of our answers, and sends other sites no path of ours. Pages add a full CSP.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CROSS_SITE_REFUSED = (
+    "Cross-site request refused: a request that carries the session cookie and changes"
+    " something must come from this site's own pages"
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+class SecurityHeaders:
+    """Append ``SECURITY_HEADERS`` to every HTTP response of ``app``.
+
+    Mount it outermost, so the error answers of the middleware inside it (413, 408, the
+    masked 500 and the 503) carry the headers too::
+
+        app = Starlette(middleware=[Middleware(SecurityHeaders), ...])
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class SameOriginGuard:
+    """Refuse, with a JSON 403, a request that could change something (any method but GET,
+    HEAD and OPTIONS), carries the session cookie and does not come from our own origin.
+
+    Our own origin: an ``Origin`` header equal to the request's own ``scheme://host`` (the
+    scheme and host the trusted proxy passed on); without ``Origin``, a ``Sec-Fetch-Site`` of
+    ``same-origin`` or ``none`` (typed by the user). A request with neither is refused: every
+    current browser sends ``Origin`` on a POST, so only scripts send neither, and a script that
+    uses the cookie can send ``Origin`` too. Requests without the cookie (the simulator,
+    scripts without a sign-in) pass untouched: without the cookie they act as nobody.
+
+    Wrap the routes that read the cookie::
+
+        Route("/graphql", app, middleware=[Middleware(SameOriginGuard, cookie="session")])
+    """
+
+    def __init__(self, app: ASGIApp, cookie: str) -> None:
+        self.app = app
+        self.cookie = cookie.encode("latin-1") + b"="
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and not self.same_origin(scope)
+        ):
+            await send_json_error(send, 403, CROSS_SITE_REFUSED)
+            return
+        await self.app(scope, receive, send)
+
+    def same_origin(self, scope: Scope) -> bool:
+        """Whether the request is ours, or carries no session cookie to misuse."""
+        cookie = origin = fetch_site = host = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie = value if cookie is None else cookie + b"; " + value
+            elif name == b"origin":
+                origin = value
+            elif name == b"sec-fetch-site":
+                fetch_site = value
+            elif name == b"host":
+                host = value
+        if cookie is None or not _has_cookie(cookie, self.cookie):
+            return True
+        if origin is not None:
+            return host is not None and _same(origin, scope.get("scheme", "http"), host)
+        return fetch_site in (b"same-origin", b"none")
+
+
+def _has_cookie(header: bytes, prefix: bytes) -> bool:
+    return any(part.strip().startswith(prefix) for part in header.split(b";"))
+
+
+def _same(origin: bytes, scheme: str, host: bytes) -> bool:
+    """Whether ``origin`` is ``scheme://host``, default ports written or not. (A proxy on
+    another port must pass the port on: nginx's ``$http_host``, not ``$host``.)"""
+    try:
+        text = origin.decode("ascii").lower()
+        own_host = host.decode("ascii").lower()
+    except UnicodeDecodeError:
+        return False
+    prefix = scheme + "://"
+    if not text.startswith(prefix):
+        return False
+    origin_host, origin_port = _split(text[len(prefix) :])
+    own_name, own_port = _split(own_host)
+    if origin_host != own_name:
+        return False
+    default = _DEFAULT_PORTS.get(scheme, "")
+    return (origin_port or default) == (own_port or default)
+
+
+def _split(authority: str) -> tuple[str, str]:
+    """``host:port`` as (host, port); an IPv6 host keeps its brackets."""
+    if authority.startswith("["):
+        name, _, rest = authority.partition("]")
+        return name + "]", rest.removeprefix(":")
+    name, _, port = authority.partition(":")
+    return name, port
