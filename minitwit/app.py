@@ -13,11 +13,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minitwit import migrate, passwords, rest_compat
 from minitwit.db import UNAVAILABLE, Database, first_line, is_unavailable
+from minitwit.live import Hub
 from minitwit.observability import (
     Metrics,
     RequestMiddleware,
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     # Requests that hash a password wait for one of these on the event loop, before they take
     # a database token: at most this many hash at once and none starve the pool meanwhile.
     hashing = anyio.CapacityLimiter(settings.hash_concurrency)
-    graphql = GraphQLApp(db, settings, hashing, observe=metrics.graphql_operation)
+    hub = Hub(db, queue_size=settings.live_queue_size, observer=metrics.live)
+    graphql = GraphQLApp(db, settings, hashing, observe=metrics.graphql_operation, hub=hub)
     simulator = rest_compat.SimulatorApi(db, settings, hashing)
 
     async def live(request: Request) -> Response:
@@ -76,10 +78,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await anyio.to_thread.run_sync(migrate.upgrade, db.engine)
+        await hub.start()
         logger.info("minitwit started ({env})", env=settings.env)
         try:
             yield
         finally:
+            await hub.stop()
             db.dispose()
             readiness.dispose()
             logger.info("minitwit stopped")
@@ -98,6 +102,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"], middleware=[session]),
+        WebSocketRoute("/graphql", graphql, middleware=[session]),
         *simulator.routes(),
         *_web_routes(settings, db, session),
     ]
@@ -122,6 +127,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
+    app.state.hub = hub
     return app
 
 

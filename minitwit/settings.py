@@ -48,6 +48,10 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     migrate_on_start: bool = True
+    live_subscriptions_per_connection: int = 10
+    live_connections_per_user: int = 20
+    live_connections_per_address: int = 200
+    live_queue_size: int = 64
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalise_database_url(self.database_url))
@@ -64,6 +68,14 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.db_pool_size < 1 or self.hash_concurrency < 1:
             raise SettingsError("DB_POOL_SIZE and MINITWIT_HASH_CONCURRENCY must be positive")
+        for name in (
+            "live_subscriptions_per_connection",
+            "live_connections_per_user",
+            "live_connections_per_address",
+            "live_queue_size",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be positive")
         if not 0 < self.body_timeout < float("inf"):
             raise SettingsError("MINITWIT_BODY_TIMEOUT must be a positive number of seconds")
 
@@ -119,6 +131,10 @@ class Settings:
         integer("DB_POOL_SIZE", "db_pool_size")
         integer("MINITWIT_HASH_CONCURRENCY", "hash_concurrency")
         number("MINITWIT_BODY_TIMEOUT", "body_timeout")
+        integer("MINITWIT_LIVE_SUBSCRIPTIONS_PER_CONNECTION", "live_subscriptions_per_connection")
+        integer("MINITWIT_LIVE_CONNECTIONS_PER_USER", "live_connections_per_user")
+        integer("MINITWIT_LIVE_CONNECTIONS_PER_ADDRESS", "live_connections_per_address")
+        integer("MINITWIT_LIVE_QUEUE_SIZE", "live_queue_size")
         flag("MINITWIT_LOG_JSON", "log_json")
         flag("MINITWIT_MIGRATE_ON_START", "migrate_on_start")
         if env.get("MINITWIT_WEB_DIR"):

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import anyio
 from cross_web import AsyncHTTPRequestAdapter, HTTPException  # what Strawberry's views raise
+from loguru import logger
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from minitwit.db import Database
+from minitwit.db import Database, first_line, is_unavailable
+from minitwit.live import Hub
+from minitwit.models import User
+from minitwit.resolvers import sign_ins
 from minitwit.resolvers.validation import is_storable
-from minitwit.schema.context import Context
+from minitwit.schema.context import SESSION_KEY, Context
 from minitwit.schema.execution import OperationObserver, ThreadedSchema
 from minitwit.schema.limits import Inspector, Limits, ListField
 from minitwit.schema.mutation import HASHING_FIELDS, Mutation
 from minitwit.schema.query import Query
+from minitwit.schema.subscription import LiveContext, Subscription
 from minitwit.schema.types import FAST_RESOLVERS, FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX
 from minitwit.settings import Settings
 
@@ -70,6 +78,7 @@ def build_schema(
     schema = ThreadedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         limiter=limiter or anyio.CapacityLimiter(settings.db_pool_size),
         hashing=hashing or anyio.CapacityLimiter(settings.hash_concurrency),
         inspector=Inspector(request_limits(settings)),
@@ -81,8 +90,17 @@ def build_schema(
     return schema
 
 
+CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
+REFUSED = 1008  # WebSocket close code "policy violation": before the handshake, an HTTP 403
+
+
 class GraphQLApp(GraphQL[Context, None]):
-    """The ASGI view; GraphiQL is served in development only."""
+    """The ASGI view; GraphiQL is served in development only.
+
+    Over a WebSocket (``graphql-transport-ws``) it serves subscriptions only, to pages of its
+    own origin (Strawberry refuses a foreign ``Origin`` before anything else runs), signed in
+    by the session cookie, within limits per connection, per user and per address.
+    """
 
     def __init__(
         self,
@@ -90,14 +108,21 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         hashing: anyio.CapacityLimiter,
         observe: OperationObserver | None = None,
+        hub: Hub | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings, limiter=db.limiter, hashing=hashing, observe=observe),
             graphql_ide="graphiql" if not settings.production else None,
             allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+            max_subscriptions_per_connection=settings.live_subscriptions_per_connection,
         )
         self.db = db
         self.settings = settings
+        self.hub = hub
+        self.sockets_by_user: Counter[int] = Counter()
+        self.sockets_by_address: Counter[str] = Counter()
 
     def parse_json(self, data: str | bytes) -> Any:
         """JSON that Python cannot read (bad UTF-8, 5,000-digit numbers, deep nesting) or that
@@ -121,6 +146,57 @@ class GraphQLApp(GraphQL[Context, None]):
         return parsed
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        if not isinstance(request, Request):
-            raise TypeError("MiniTwit serves GraphQL over HTTP only")
+        if isinstance(request, WebSocket):
+            context = LiveContext(request=request, db=self.db, settings=self.settings, hub=self.hub)
+            context.set_viewer(request.scope.get("minitwit.viewer"))
+            return context
         return Context(request=request, db=self.db, settings=self.settings)
+
+    async def run(self, request: Request | WebSocket, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(request, WebSocket):
+            return await super().run(request, *args, **kwargs)
+        if not self._check_websocket_origin(request):
+            return await self.reject_websocket(request)
+        settings = self.settings
+        address = request.client.host if request.client else ""
+        if self.hub is None or self.sockets_by_address[address] >= (
+            settings.live_connections_per_address
+        ):
+            await request.close(REFUSED, "Too many connections from this address")
+            return None
+        token = request.session.get(SESSION_KEY)
+        try:
+            viewer = (
+                await self.db.run_work(sign_ins.user_for, token) if isinstance(token, str) else None
+            )
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            logger.warning("live timelines: {error}", error=first_line(error))
+            await request.close(1013, "The database is unavailable; try again shortly")
+            return None
+        user_id = viewer.id if isinstance(viewer, User) else None
+        if user_id is not None and self.sockets_by_user[user_id] >= (
+            settings.live_connections_per_user
+        ):
+            await request.close(REFUSED, "Too many connections for this user")
+            return None
+        request.scope["minitwit.viewer"] = viewer
+        self.sockets_by_address[address] += 1
+        if user_id is not None:
+            self.sockets_by_user[user_id] += 1
+        observer = self.hub.observer
+        if observer is not None:
+            observer.connected(1)
+        try:
+            return await super().run(request, *args, **kwargs)
+        finally:
+            if observer is not None:
+                observer.connected(-1)
+            self.sockets_by_address[address] -= 1
+            if self.sockets_by_address[address] <= 0:
+                del self.sockets_by_address[address]
+            if user_id is not None:
+                self.sockets_by_user[user_id] -= 1
+                if self.sockets_by_user[user_id] <= 0:
+                    del self.sockets_by_user[user_id]
