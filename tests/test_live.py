@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from websockets.exceptions import InvalidStatus

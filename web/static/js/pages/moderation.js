@@ -2,8 +2,10 @@
 
 import { ApiError, CONNECTION_FIELDS, fetchViewer, graphql } from '../api.js';
 import { clearError, failed, renderFlashes, renderNav, showError } from '../layout.js';
+import { LIVE_EVENT_FIELDS, keepLive } from '../live.js';
 import { MessageList } from '../messages.js';
 
+const LIVE = `subscription FlaggedLive { flaggedMessageEvents { ${LIVE_EVENT_FIELDS} } }`;
 const MORE = `query FlaggedMore($after: String) { flaggedMessages(after: $after) { ${CONNECTION_FIELDS} } }`;
 
 async function main() {
@@ -36,6 +38,11 @@ async function main() {
     const connection = (await graphql(MORE, { after: null })).flaggedMessages;
     clearError();
     list.show(connection);
+    keepLive(list, {
+      query: LIVE,
+      direct: true,
+      refetch: async () => (await graphql(MORE, { after: null })).flaggedMessages,
+    });
   } catch (error) {
     messages.setAttribute('aria-busy', 'false');
     showError(error instanceof ApiError ? error.message : String(error));
