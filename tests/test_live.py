@@ -7,12 +7,14 @@ replicas' tests (``test_live_replicas``) run real server processes on one Postgr
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from minitwit.app import create_app
 from minitwit.db import Change, Database
@@ -22,6 +24,7 @@ from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
 from tests.factories import PASSWORD, make_user
 from tests.rest.conftest import SIM_HEADERS
+from tests.servers import ServerProcess
 from tests.subscriptions import EVENT_FIELDS, Subscriber, texts
 
 PUBLIC = f"subscription PublicLive {{ publicTimelineEvents {{ {EVENT_FIELDS} }} }}"
@@ -270,3 +273,17 @@ def test_metrics_count_sockets_subscriptions_and_deliveries(server: LiveServer) 
     assert 'minitwit_live_subscriptions{timeline="public"} 1.0' in metrics
     assert 'minitwit_live_events_delivered_total{kind="added"} 1.0' in metrics
     assert "minitwit_live_delivery_latency_seconds_count 1.0" in metrics
+
+
+def test_the_served_socket_refuses_oversized_messages(database_url: str, tmp_path: Path) -> None:
+    """``minitwit serve`` caps what a client may send over the socket (64 KiB a message)."""
+    server = ServerProcess(database_url, tmp_path / "server.log").start()
+    try:
+        with Subscriber(server.url) as sub:
+            sub.ws.send(json.dumps({"type": "ping", "payload": {"junk": "x" * 100_000}}))
+            with pytest.raises(ConnectionClosed) as closed:
+                sub.receive(30)
+    finally:
+        server.stop()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009  # message too big
