@@ -14,7 +14,9 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import LOGIN, REGISTER, graphql
 from tests.conftest import PostgresDatabases
+from tests.rest.conftest import SIM_HEADERS
 from tests.servers import ServerProcess
+from tests.subscriptions import Subscriber
 
 pytestmark = pytest.mark.browser
 
@@ -155,3 +157,36 @@ def test_browsers_on_two_replicas_see_each_others_posts_on_their_home_timelines(
     pages[ann].get_by_role("button", name="Show 1 new message").click()
     expect(item(pages[ann], text)).to_be_visible()
     assert same_document(pages[ann])
+
+
+@pytest.fixture
+def crowded(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server that allows one socket per address: the test holds it, so pages get none."""
+    server = ServerProcess(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        tmp_path / "server.log",
+        MINITWIT_ENV="development",
+        MINITWIT_LIVE_CONNECTIONS_PER_ADDRESS="1",
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_page_whose_socket_is_refused_works_as_before(
+    page_at: Callable[..., Any], crowded: ServerProcess
+) -> None:
+    with Subscriber(crowded.url):  # takes the address's only socket
+        with crowded.client(headers=SIM_HEADERS) as sim:
+            body = {"username": "ann", "email": "ann@example.com", "pwd": "pw"}
+            assert sim.post("/register", json=body).status_code == 204
+            assert sim.post("/msgs/ann", json={"content": "before"}).status_code == 204
+            page = page_at(crowded.url)
+            page.goto("/public")
+            expect(item(page, "before")).to_be_visible()
+            assert sim.post("/msgs/ann", json={"content": "after"}).status_code == 204
+            page.reload()
+            expect(item(page, "after")).to_be_visible()
+            expect(page.locator("button.live-bar")).to_be_hidden()
+            assert subscriptions(crowded.url, "public") == 0
