@@ -188,3 +188,40 @@ def test_sigterm_closes_sockets_with_the_service_restart_code(pg_url: str, tmp_p
         server.stop()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1012
+
+
+def listeners(database: str) -> int:
+    connection = psycopg2.connect(PG_ADMIN_URL)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = %s AND application_name = 'minitwit-listener'",
+                (database,),
+            )
+            row = cursor.fetchone()
+    finally:
+        connection.close()
+    assert row is not None
+    return int(row[0])
+
+
+def test_one_listening_connection_per_worker_process_whatever_the_subscribers(
+    pg_url: str, tmp_path: Path
+) -> None:
+    database = pg_url.rsplit("/", 1)[1]
+    server = ServerProcess(pg_url, tmp_path / "server.log", "--workers", "2").start()
+    try:
+        register(server, "ann")
+        subscribers = [Subscriber(server.url) for _ in range(6)]
+        try:
+            operations = [s.subscribe(PUBLIC) for s in subscribers]
+            post(server, "ann", "to six subscribers")
+            for subscriber, operation in zip(subscribers, operations, strict=True):
+                subscriber.events_until(operation, "to six subscribers")
+            assert listeners(database) == 2
+        finally:
+            for subscriber in subscribers:
+                subscriber.close()
+    finally:
+        server.stop()
