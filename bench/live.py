@@ -120,7 +120,7 @@ async def wait_for(predicate: Any, what: str, seconds: float) -> None:
 
 
 async def measure(
-    url: str, pid: int, subscribers: int, seconds: float, interval: float
+    url: str, pid: int, subscribers: int, seconds: float, interval: float, wrk_seconds: int = 10
 ) -> dict[str, Any]:
     http = httpx.AsyncClient(base_url=url, timeout=30, headers=AUTH)
     body = {"username": "poster", "email": "poster@example.org", "pwd": "pw"}
@@ -169,7 +169,7 @@ async def measure(
         wrk.run,
         f"{url}/msgs?no=30",
         connections=16,
-        seconds=10,
+        seconds=wrk_seconds,
         headers={"Authorization": DEFAULT_SIMULATOR_AUTH},
     )
     last_during_reads = max(sent, default=0)
@@ -210,7 +210,7 @@ async def measure(
         wrk.run,
         f"{url}/msgs?no=30",
         connections=16,
-        seconds=10,
+        seconds=wrk_seconds,
         headers={"Authorization": DEFAULT_SIMULATOR_AUTH},
     )
     stop_posting.set()
@@ -257,6 +257,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=0.1)
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="each read throughput run")
     parser.add_argument("--pg", default=DEFAULT_PG)
     parser.add_argument("--quick", action="store_true", help="100 subscribers for 10 s")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -280,7 +281,12 @@ def main() -> None:
             assert server.process is not None
             figures = asyncio.run(
                 measure(
-                    server.url, server.process.pid, args.subscribers, args.seconds, args.interval
+                    server.url,
+                    server.process.pid,
+                    args.subscribers,
+                    args.seconds,
+                    args.interval,
+                    args.wrk_seconds,
                 )
             )
         finally:
