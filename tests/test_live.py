@@ -287,3 +287,11 @@ def test_the_served_socket_refuses_oversized_messages(database_url: str, tmp_pat
         server.stop()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009  # message too big
+
+
+def test_a_subscription_over_http_is_a_clear_error(client: GraphQLClient) -> None:
+    message, code = client.error(PUBLIC)
+    assert (message, code) == (
+        "Subscriptions run over a WebSocket at /graphql (graphql-transport-ws)",
+        "BAD_REQUEST",
+    )

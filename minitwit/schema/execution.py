@@ -163,6 +163,10 @@ class ThreadedSchema(strawberry.Schema):
         kind = prepared.operation_type
         if kind is None:
             raise CannotGetOperationTypeError(operation_name)
+        if kind is OperationType.SUBSCRIPTION:
+            message = "Subscriptions run over a WebSocket at /graphql (graphql-transport-ws)"
+            refusal = GraphQLError(message, extensions={"code": "BAD_REQUEST"})
+            return self._refused(Prepared(errors=(refusal,)), operation_name, began)
         if allowed_operation_types is not None and kind not in allowed_operation_types:
             raise InvalidOperationTypeError(kind)
 
