@@ -91,7 +91,9 @@ def build_schema(
 
 
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
-REFUSED = 1008  # WebSocket close code "policy violation": before the handshake, an HTTP 403
+# WebSocket close codes; sent before the handshake completes, either is an HTTP 403.
+REFUSED = 1008  # policy violation
+TRY_AGAIN_LATER = 1013
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -157,13 +159,19 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, *args, **kwargs)
         if not self._check_websocket_origin(request):
             return await self.reject_websocket(request)
-        settings = self.settings
         address = request.client.host if request.client else ""
-        if self.hub is None or self.sockets_by_address[address] >= (
-            settings.live_connections_per_address
+        if self.hub is None or (
+            self.sockets_by_address[address] >= self.settings.live_connections_per_address
         ):
             await request.close(REFUSED, "Too many connections from this address")
             return None
+        self.sockets_by_address[address] += 1  # taken before any await: no race past the cap
+        try:
+            return await self._run_socket(request, self.hub, *args, **kwargs)
+        finally:
+            _release(self.sockets_by_address, address)
+
+    async def _run_socket(self, request: WebSocket, hub: Hub, *args: Any, **kwargs: Any) -> Any:
         token = request.session.get(SESSION_KEY)
         try:
             viewer = (
@@ -173,19 +181,16 @@ class GraphQLApp(GraphQL[Context, None]):
             if not is_unavailable(error):
                 raise
             logger.warning("live timelines: {error}", error=first_line(error))
-            await request.close(1013, "The database is unavailable; try again shortly")
+            await request.close(TRY_AGAIN_LATER, "The database is unavailable; try again shortly")
             return None
         user_id = viewer.id if isinstance(viewer, User) else None
-        if user_id is not None and self.sockets_by_user[user_id] >= (
-            settings.live_connections_per_user
-        ):
-            await request.close(REFUSED, "Too many connections for this user")
-            return None
-        request.scope["minitwit.viewer"] = viewer
-        self.sockets_by_address[address] += 1
         if user_id is not None:
+            if self.sockets_by_user[user_id] >= self.settings.live_connections_per_user:
+                await request.close(REFUSED, "Too many connections for this user")
+                return None
             self.sockets_by_user[user_id] += 1
-        observer = self.hub.observer
+        request.scope["minitwit.viewer"] = viewer
+        observer = hub.observer
         if observer is not None:
             observer.connected(1)
         try:
@@ -193,10 +198,11 @@ class GraphQLApp(GraphQL[Context, None]):
         finally:
             if observer is not None:
                 observer.connected(-1)
-            self.sockets_by_address[address] -= 1
-            if self.sockets_by_address[address] <= 0:
-                del self.sockets_by_address[address]
             if user_id is not None:
-                self.sockets_by_user[user_id] -= 1
-                if self.sockets_by_user[user_id] <= 0:
-                    del self.sockets_by_user[user_id]
+                _release(self.sockets_by_user, user_id)
+
+
+def _release(counts: Counter[Any], key: Any) -> None:
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
