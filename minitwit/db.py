@@ -203,19 +203,45 @@ class Tx:
     """
 
     def __init__(
-        self, connection: Connection, *, batched: bool, observer: DatabaseObserver | None = None
+        self,
+        bind: Engine,
+        pooled: PoolProxiedConnection,
+        *,
+        batched: bool,
+        observer: DatabaseObserver | None = None,
     ) -> None:
-        self.connection = connection
+        self.bind = bind
+        self.pooled = pooled
+        self.dialect: Dialect = bind.dialect
         self.batched = batched  # PostgreSQL in autocommit: one query string per write
         self.observer = observer
         self.pending: list[Step] = []
         self.events: list[str] = []
         self.changes: list[Change] = []
         self.wrote = False
+        self._connection: Connection | None = None
 
     @property
-    def dialect(self) -> Dialect:
-        return self.connection.dialect
+    def connection(self) -> Connection:
+        """SQLAlchemy's connection over the pooled one, made when first needed: a read of a
+        constant statement on PostgreSQL (``fetch``) goes to the driver and needs none."""
+        if self._connection is None:
+            self._connection = Connection(self.bind, connection=self.pooled)
+        return self._connection
+
+    def close(self, *, commit: bool) -> None:
+        """Commit (or roll back) and give the connection back to the pool."""
+        connection = self._connection
+        if connection is None:
+            self.pooled.close()
+            return
+        try:
+            if commit:
+                connection.commit()
+            else:
+                connection.rollback()
+        finally:
+            connection.close()
 
     def record(self, event: str) -> None:
         self.events.append(event)
@@ -249,11 +275,11 @@ class Tx:
         return result
 
     def _fetch_raw(self, sql: str, values: Any) -> Rows:
-        connection: Any = self.connection.connection
+        connection: Any = self.pooled
         cursor = connection.cursor()
         # Listeners of before_cursor_execute (statement counters, tracing) see these
         # statements as they see SQLAlchemy's own.
-        for listener in self.connection.dispatch.before_cursor_execute:
+        for listener in self.bind.dispatch.before_cursor_execute:
             sql, values = listener(self.connection, cursor, sql, values, None, False)
         try:
             cursor.execute(sql, values)
@@ -311,7 +337,7 @@ class Tx:
     def _one_query(self, steps: Sequence[Step]) -> str:
         # psycopg2 interpolates parameters on the client (mogrify) for every execute; doing it
         # here lets several statements travel as one simple query, run as one transaction.
-        dbapi: Any = self.connection.connection.dbapi_connection
+        dbapi: Any = self.pooled.dbapi_connection
         cursor = dbapi.cursor()
         try:
             parts = []
@@ -338,6 +364,22 @@ def compiled_for(statement: Executable, dialect: Dialect) -> Compiled:
             entry = (statement, statement.compile(dialect=dialect))
             _compiled[key] = entry
     return entry[1]
+
+
+def _checkout(bind: Engine) -> PoolProxiedConnection:
+    """A pooled connection; a failure to connect is SQLAlchemy's error, as from ``connect``."""
+    dialect = bind.dialect
+    try:
+        return bind.raw_connection()
+    except dialect.loaded_dbapi.Error as error:
+        raise sa_exc.DBAPIError.instance(
+            None,
+            None,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=dialect.is_disconnect(error, None, None),
+            dialect=dialect,
+        ) from error
 
 
 class Database:
@@ -372,15 +414,14 @@ class Database:
         Each ``Tx.write`` is all or nothing; ``atomic`` makes the whole unit one transaction
         on PostgreSQL too (for the command line; it costs a BEGIN and a COMMIT)."""
         bind = self.transactional_engine if atomic else self.write_engine if write else self.engine
-        with bind.connect() as connection:
-            tx = Tx(connection, batched=self.batched and not atomic, observer=self.observer)
-            try:
-                yield tx
-                tx.finish()
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
+        tx = Tx(bind, _checkout(bind), batched=self.batched and not atomic, observer=self.observer)
+        try:
+            yield tx
+            tx.finish()
+        except BaseException:
+            tx.close(commit=False)
+            raise
+        tx.close(commit=True)
         if tx.events and self.observer is not None:
             self.observer.committed(tx.events)
         if tx.changes and self.announced is not None:

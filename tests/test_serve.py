@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -101,3 +104,23 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
         server.stop()
     with pytest.raises(httpx.TransportError):
         httpx.get(url + "/health/live", timeout=2)
+
+
+def test_the_served_app_leaves_what_start_up_made_out_of_full_collections(tmp_path: Path) -> None:
+    # A full pass of the cyclic collector over start-up's objects (schema, routes, metadata)
+    # pauses every request in flight; the factory ``serve`` uses freezes them first.
+    probe = (
+        "import gc\n"
+        "from minitwit.app import app_from_env\n"
+        "app_from_env()\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert int(done.stdout.split()[-1]) > 50_000, done.stdout

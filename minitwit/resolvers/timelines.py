@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
@@ -221,15 +221,26 @@ def _timeline(
     # A list of ids is rendered per call (an expanding parameter): no compiled constant.
     run = tx.execute if kind == "ids" else tx.fetch
     rows = run(statement, params).all()
-    items = [
-        MessageView(m_id, text, pub_date, bool(flagged), author_id, name, email, bool(moderator))
-        for m_id, text, pub_date, flagged, author_id, name, email, moderator in rows[:limit]
-    ]
+    items = _views(rows[:limit], native_booleans=tx.dialect.supports_native_boolean)
     more = len(rows) > limit
     if backward:
         items.reverse()
         return Page(items=items, has_next=False, has_previous=more)
     return Page(items=items, has_next=more)
+
+
+_view = partial(tuple.__new__, MessageView)
+
+
+def _views(rows: Sequence[Sequence[Any]], *, native_booleans: bool) -> list[MessageView]:
+    """Rows in ``MessageView``'s column order as views. Where the driver gives booleans as
+    they are (PostgreSQL) each row becomes a view in one C call: a page holds many rows."""
+    if native_booleans:
+        return list(map(_view, rows))
+    return [
+        MessageView(m_id, text, pub_date, bool(flagged), author_id, name, email, bool(moderator))
+        for m_id, text, pub_date, flagged, author_id, name, email, moderator in rows
+    ]
 
 
 def public_timeline(

@@ -290,10 +290,8 @@ class SimulatorApi:
                 methods = [m for m in methods if m not in ("GET", "HEAD")]
             return Route(prefix + path, _dispatch(wrapped), methods=methods, name=name)
 
+        # The router tries routes in order: the simulator's most frequent requests first.
         return [
-            route("/latest", {"GET": self.get_latest}, "sim_latest"),
-            route("/register", {"POST": self.register}, "sim_register"),
-            route("/msgs", {"GET": self.public_messages}, "sim_msgs"),
             route(
                 "/msgs/{username:anytext}",
                 {"GET": self.user_messages, "POST": self.post_message},
@@ -304,6 +302,9 @@ class SimulatorApi:
                 {"GET": self.follows, "POST": self.change_follow},
                 "sim_fllws",
             ),
+            route("/msgs", {"GET": self.public_messages}, "sim_msgs"),
+            route("/register", {"POST": self.register}, "sim_register"),
+            route("/latest", {"GET": self.get_latest}, "sim_latest"),
             route("/openapi.json", {"GET": self.openapi_document}, "sim_openapi"),
         ]
 

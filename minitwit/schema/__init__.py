@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import anyio
 from cross_web import AsyncHTTPRequestAdapter, HTTPException  # what Strawberry's views raise
 from loguru import logger
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
@@ -97,7 +99,8 @@ TRY_AGAIN_LATER = 1013
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    """The ASGI view; GraphiQL is served in development only.
+    """The ASGI view. ``ide`` answers a browser's GET of ``/graphql`` with GraphiQL's page
+    (the web client's, on MiniTwit's own copies of its scripts); without it that is a 404.
 
     Over a WebSocket (``graphql-transport-ws``) it serves subscriptions only, to pages of its
     own origin (Strawberry refuses a foreign ``Origin`` before anything else runs), signed in
@@ -110,11 +113,12 @@ class GraphQLApp(GraphQL[Context, None]):
         settings: Settings,
         hashing: anyio.CapacityLimiter,
         observe: OperationObserver | None = None,
+        ide: Callable[[Request], Awaitable[Response]] | None = None,
         hub: Hub | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings, limiter=db.limiter, hashing=hashing, observe=observe),
-            graphql_ide="graphiql" if not settings.production else None,
+            graphql_ide="graphiql" if ide is not None else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
@@ -122,9 +126,15 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.db = db
         self.settings = settings
+        self.ide = ide
         self.hub = hub
         self.sockets_by_user: Counter[int] = Counter()
         self.sockets_by_address: Counter[str] = Counter()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self.ide is None:  # Strawberry asks only when graphql_ide is set, i.e. with an ide
+            raise HTTPException(404, "Not Found")
+        return await self.ide(request)
 
     def parse_json(self, data: str | bytes) -> Any:
         """JSON that Python cannot read (bad UTF-8, 5,000-digit numbers, deep nesting) or that

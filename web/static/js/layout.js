@@ -22,7 +22,10 @@ export function userPath(username) {
 export function setTitle(title) {
   document.title = `${title} | MiniTwit`;
   const heading = document.getElementById('page-title');
-  if (heading) heading.textContent = title;
+  if (heading) {
+    heading.textContent = title;
+    heading.hidden = false;
+  }
 }
 
 function navLink(href, text) {
@@ -57,6 +60,13 @@ export function renderFlashes() {
   const messages = takeFlashes();
   list.replaceChildren(...messages.map((message) => el('li', {}, message)));
   list.hidden = messages.length === 0;
+}
+
+// Flashes report the previous page's action; once the visitor acts again they are stale.
+export function clearFlashes() {
+  const list = document.getElementById('flashes');
+  list.replaceChildren();
+  list.hidden = true;
 }
 
 export function showError(message) {

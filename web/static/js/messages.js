@@ -1,7 +1,9 @@
 // A list of messages as the original renders it, plus cursor paging and moderation controls.
 
 import { ApiError, graphql } from './api.js';
-import { announce, clearError, el, formatDate, showError, userPath } from './layout.js';
+import {
+  announce, clearError, clearFlashes, el, formatDate, showError, userPath,
+} from './layout.js';
 
 const EMPTY_TEXT = "There's no message so far.";
 
@@ -133,6 +135,7 @@ export class MessageList {
     const item = button.closest('li');
     const neighbour = item.nextElementSibling ?? item.previousElementSibling;
     button.disabled = true;
+    clearFlashes();
     try {
       await graphql(this.action.mutation, { id: item.dataset.messageId });
       clearError();

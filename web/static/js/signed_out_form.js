@@ -3,7 +3,7 @@
 // the server names (extensions.field, an argument named like the form's input), else the first.
 
 import { ApiError, fetchViewer } from './api.js';
-import { renderFlashes, renderNav, showError } from './layout.js';
+import { clearFlashes, renderFlashes, renderNav, showError } from './layout.js';
 
 export async function signedOutForm(formId, { send, clearOnError }) {
   const form = document.getElementById(formId);
@@ -23,6 +23,7 @@ export async function signedOutForm(formId, { send, clearOnError }) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     submit.disabled = true;
+    clearFlashes();
     try {
       await send(form.elements);
     } catch (error) {

@@ -1,7 +1,9 @@
 // "/moderation": the flagged messages, for moderators, each with an Unflag control.
 
 import { ApiError, CONNECTION_FIELDS, fetchViewer, graphql } from '../api.js';
-import { clearError, failed, renderFlashes, renderNav, showError } from '../layout.js';
+import {
+  announce, clearError, failed, renderFlashes, renderNav, showError,
+} from '../layout.js';
 import { LIVE_EVENT_FIELDS, keepLive } from '../live.js';
 import { MessageList } from '../messages.js';
 
@@ -15,6 +17,7 @@ async function main() {
     viewer = await fetchViewer();
   } catch (error) {
     renderNav(null);
+    announce('');
     messages.setAttribute('aria-busy', 'false');
     showError(error instanceof ApiError ? error.message : String(error));
     return;
@@ -26,6 +29,7 @@ async function main() {
   renderNav(viewer);
   renderFlashes();
   if (!viewer.isModerator) {
+    announce('');
     messages.setAttribute('aria-busy', 'false');
     showError('Only moderators can see flagged messages.');
     return;
@@ -36,6 +40,7 @@ async function main() {
   });
   try {
     const connection = (await graphql(MORE, { after: null })).flaggedMessages;
+    announce('');
     clearError();
     list.show(connection);
     keepLive(list, {
@@ -44,6 +49,7 @@ async function main() {
       refetch: async () => (await graphql(MORE, { after: null })).flaggedMessages,
     });
   } catch (error) {
+    announce('');
     messages.setAttribute('aria-busy', 'false');
     showError(error instanceof ApiError ? error.message : String(error));
   }

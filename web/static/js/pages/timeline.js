@@ -1,18 +1,20 @@
-// "/", "/public" and "/<username>": the three timelines of the original.
+// "/", "/public" and "/<username>": the three timelines of the original. The server's shell
+// already shows the frame and the title where the path tells it; a user's page shows its
+// heading only once the user is known.
 
 import { ApiError, CONNECTION_FIELDS, VIEWER_FIELDS, fetchViewer, graphql } from '../api.js';
 import { flash } from '../flash.js';
 import {
-  clearError, el, failed, renderFlashes, renderNav, setTitle, showError, userPath,
+  announce, clearError, clearFlashes, el, failed, renderFlashes, renderNav, setTitle, showError,
+  userPath,
 } from '../layout.js';
 import { LIVE_EVENT_FIELDS, keepLive } from '../live.js';
 import { MessageList } from '../messages.js';
 
 function route(pathname) {
-  if (pathname === '/') return { kind: 'home', title: 'My Timeline' };
-  if (pathname === '/public') return { kind: 'public', title: 'Public Timeline' };
-  const username = decodeURIComponent(pathname.slice(1));
-  return { kind: 'user', username, title: `${username}'s Timeline` };
+  if (pathname === '/') return { kind: 'home' };
+  if (pathname === '/public') return { kind: 'public' };
+  return { kind: 'user', username: decodeURIComponent(pathname.slice(1)) };
 }
 
 const QUERIES = {
@@ -50,10 +52,12 @@ const LIVE = {
 
 function showNotFound() {
   document.title = 'Not Found | MiniTwit';
-  document.getElementById('page-title').textContent = '404 Not Found';
+  const heading = document.getElementById('page-title');
+  heading.textContent = '404 Not Found';
+  heading.hidden = false;
   const body = document.getElementById('body');
   body.replaceChildren(
-    document.getElementById('page-title'),
+    heading,
     el('p', {}, 'The requested URL was not found on the server. '
       + 'If you entered the URL manually please check your spelling and try again.'),
   );
@@ -86,6 +90,7 @@ function renderFollowStatus(user) {
 async function toggleFollow(username, following, link) {
   if (link.getAttribute('aria-disabled') === 'true') return;
   link.setAttribute('aria-disabled', 'true');
+  clearFlashes();
   const mutation = following
     ? 'mutation Unfollow($username: String!) { unfollow(username: $username) { username } }'
     : 'mutation Follow($username: String!) { follow(username: $username) { username } }';
@@ -115,6 +120,7 @@ function renderTwitbox(viewer) {
       return;
     }
     share.disabled = true;
+    clearFlashes();
     try {
       await graphql('mutation Post($text: String!) { postMessage(text: $text) { id } }', { text });
       flash('Your message was recorded');
@@ -129,7 +135,6 @@ function renderTwitbox(viewer) {
 
 async function main() {
   const page = route(location.pathname);
-  setTitle(page.title);
   const queries = QUERIES[page.kind];
   const variables = page.kind === 'user' ? { username: page.username } : {};
   let data;
@@ -142,6 +147,7 @@ async function main() {
     }
     renderFlashes();
     renderNav(await fetchViewer().catch(() => null));
+    announce('');
     document.getElementById('messages').setAttribute('aria-busy', 'false');
     showError(error instanceof ApiError ? error.message : String(error));
     return;
@@ -149,6 +155,7 @@ async function main() {
   const { viewer } = data;
   renderNav(viewer);
   renderFlashes();
+  announce('');
   if (page.kind === 'user' && !data.user) {
     showNotFound();
     return;
