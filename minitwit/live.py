@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import select
 import threading
 import time
@@ -167,6 +168,7 @@ class Hub:
         if self.listener is not None:
             self.listener.stop()
             await asyncio.to_thread(self.listener.join, BACKOFF_MAX_SECONDS + 1)
+            self.listener.close()
         if self.db.announced == self.announced:
             self.db.announced = None
         if self._task is not None:
@@ -322,9 +324,14 @@ class Listener(threading.Thread):
         self.dbapi: Any = engine.dialect.loaded_dbapi  # psycopg2
         self.stopping = threading.Event()
         self.listening = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
 
     def stop(self) -> None:
         self.stopping.set()
+        try:
+            os.write(self._wake_w, b"x")  # wakes the select at once
+        except OSError:
+            pass
 
     def run(self) -> None:
         backoff = BACKOFF_FIRST_SECONDS
@@ -356,6 +363,12 @@ class Listener(threading.Thread):
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
 
+    def close(self) -> None:
+        """Release the wake-up pipe, once the thread has ended."""
+        if not self.is_alive():
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
     def _connect(self) -> Any:
         kwargs = {
             **self.connect_kwargs,
@@ -373,17 +386,17 @@ class Listener(threading.Thread):
         return connection
 
     def _listen(self, connection: Any) -> None:
-        checked = time.monotonic()
         while not self.stopping.is_set():
-            readable, _, _ = select.select([connection], [], [], 1.0)
-            if readable:
+            readable, _, _ = select.select(
+                [connection, self._wake_r], [], [], LISTENER_CHECK_SECONDS
+            )
+            if connection in readable:
                 connection.poll()
                 self._drain(connection.notifies)
-            elif time.monotonic() - checked > LISTENER_CHECK_SECONDS:
+            elif not readable:
                 with connection.cursor() as cursor:  # a silent network loss shows here
                     cursor.execute("SELECT 1")
                 self._drain(connection.notifies)
-                checked = time.monotonic()
 
     def _drain(self, notifies: list[Any]) -> None:
         if not notifies:
