@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,6 +219,11 @@ def test_one_listening_connection_per_worker_process_whatever_the_subscribers(
     server = ServerProcess(pg_url, tmp_path / "server.log", "--workers", "2").start()
     try:
         register(server, "ann")
+        # the workers start one after the other: each listens once its start-up is over
+        deadline = time.monotonic() + 60
+        while listeners(database) < 2:
+            assert time.monotonic() < deadline, "the second worker never listened"
+            time.sleep(0.1)
         subscribers = [Subscriber(server.url) for _ in range(6)]
         try:
             operations = [s.subscribe(PUBLIC) for s in subscribers]
