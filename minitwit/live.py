@@ -306,8 +306,8 @@ class Listener(threading.Thread):
     """The worker process's one listening connection to PostgreSQL, in a thread of its own.
 
     It hands each batch of notifications to ``deliver``. When the connection is lost it
-    reconnects with backoff, and once listening again hands over ``None``: subscribers must
-    refetch what they may have missed while nobody listened.
+    reconnects with backoff; each time it starts listening it hands over ``None``: subscribers
+    already there must refetch what they may have missed while nobody listened.
     """
 
     def __init__(
@@ -344,7 +344,9 @@ class Listener(threading.Thread):
                     self.observer.listener_connected(lost)
                 if lost:
                     logger.info("live timelines: listening again; subscribers refetch")
-                    self.deliver([None])
+                # Whoever subscribed before this moment may have missed something: at start
+                # (a socket can open before the listener), and after a lost connection.
+                self.deliver([None])
                 lost = False
                 backoff = BACKOFF_FIRST_SECONDS
                 self.listening.set()
