@@ -27,10 +27,11 @@ export MINITWIT_IMAGE="${MINITWIT_IMAGE:-minitwit/minitwit}"
 
 # Keep in step with docker-stack.yml: workers from the Dockerfile CMD,
 # DB_POOL_SIZE and max_connections from the stack.
-# Each worker: DB_POOL_SIZE pooled connections plus one for the readiness check. The reserve:
+# Each worker: DB_POOL_SIZE pooled connections, one for the readiness check and one that
+# listens for live timelines' notifications (minitwit/live.py). The reserve:
 # migrate task 2, backup 1, operators 5, superuser_reserved_connections 3.
 WORKERS_PER_REPLICA=2
-CONNECTIONS_PER_WORKER=11
+CONNECTIONS_PER_WORKER=12
 MAX_CONNECTIONS=130
 CONNECTION_RESERVE=11
 

@@ -16,10 +16,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from minitwit import migrate, passwords, rest_compat
 from minitwit.db import Database, first_line, is_unavailable, log_failure, unavailable_reason
+from minitwit.live import Hub
 from minitwit.logs import configure_logging
 from minitwit.metrics import Metrics, known_operations
 from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     # Requests that hash a password wait for one of these on the event loop, before they take
     # a database token: at most this many hash at once and none starve the pool meanwhile.
     hashing = anyio.CapacityLimiter(settings.hash_concurrency)
+    hub = Hub(db, queue_size=settings.live_queue_size, observer=metrics.live)
     # The signed session cookie, for the routes that sign people in: GraphQL and the pages.
     session = Middleware(
         SessionMiddleware,
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         hashing,
         observe=metrics.graphql_operation,
         ide=None if settings.production else web.graphiql,
+        hub=hub,
     )
     simulator = rest_compat.SimulatorApi(db, settings, hashing)
 
@@ -96,10 +99,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await anyio.to_thread.run_sync(migrate.upgrade, db.engine)
+        await hub.start()
         logger.info("minitwit started ({env})", env=settings.env)
         try:
             yield
         finally:
+            await hub.stop()
             db.dispose()
             readiness.dispose()
             logger.info("minitwit stopped")
@@ -110,6 +115,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"], middleware=[same_origin, session]),
+        # The socket checks its Origin itself, at the handshake (minitwit.schema).
+        WebSocketRoute("/graphql", graphql, middleware=[session]),
         *web.routes(),
     ]
     app = Starlette(
@@ -135,6 +142,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
+    app.state.hub = hub
     return app
 
 

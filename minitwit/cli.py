@@ -274,6 +274,13 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         proxy_headers=True,
         server_header=False,
+        # Live timelines' sockets: a ping every 20 s keeps proxies from closing a quiet one
+        # and finds dead peers; incoming messages (subscribe, pong) are small; no per-message
+        # compression, whose zlib state would cost every subscriber hundreds of KiB.
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        ws_max_size=64 * 1024,
+        ws_per_message_deflate=False,
     )
     return 0
 

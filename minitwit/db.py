@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -56,6 +56,14 @@ PG_PROGRAM_LIMIT_EXCEEDED = "54"  # SQLSTATE class: statement too complex, too m
 # A statement and its parameters, for ``Tx.write``. Statements that are written often are
 # module-level constants with ``bindparam`` placeholders, compiled once per dialect.
 Step = tuple[Executable, Mapping[str, Any]]
+
+
+class Change(NamedTuple):
+    """A change a live timeline shows: ``kind`` is posted, flagged or unflagged."""
+
+    kind: str
+    message_id: int
+    author_id: int
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -243,7 +251,8 @@ class Tx:
     ``execute`` runs one statement. ``write`` runs its statements all or nothing; ``also``
     adds statements to the next ``write`` (or to the end of the unit, when nothing else is
     written), so a face can make its own bookkeeping commit with the resolver's work.
-    ``record`` names a domain event that happens if the unit commits.
+    ``record`` names a domain event that happens if the unit commits; ``announce`` a change
+    of the messages that live timelines show (on PostgreSQL a trigger announces it instead).
     """
 
     def __init__(
@@ -261,6 +270,7 @@ class Tx:
         self.observer = observer
         self.pending: list[Step] = []
         self.events: list[str] = []
+        self.changes: list[Change] = []
         self.wrote = False
         self._connection: Connection | None = None
 
@@ -288,6 +298,9 @@ class Tx:
 
     def record(self, event: str) -> None:
         self.events.append(event)
+
+    def announce(self, change: Change) -> None:
+        self.changes.append(change)
 
     def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
         began = time.perf_counter()
@@ -445,6 +458,9 @@ class Database:
             else self.write_engine
         )
         self.limiter = anyio.CapacityLimiter(settings.db_pool_size)
+        # Hears the changes each unit announced, after it committed: the in-process fan-out
+        # of live timelines on SQLite. PostgreSQL announces them itself (NOTIFY, in the write).
+        self.announced: Callable[[list[Change]], None] | None = None
 
     @contextmanager
     def transaction(self, *, write: bool = False, atomic: bool = False) -> Iterator[Tx]:
@@ -463,6 +479,8 @@ class Database:
         tx.close(commit=True)
         if tx.events and self.observer is not None:
             self.observer.committed(tx.events)
+        if tx.changes and self.announced is not None:
+            self.announced(tx.changes)
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:

@@ -124,6 +124,7 @@ class Metrics:
             multiprocess_mode="min",
         )
         self.started.set(time.time())
+        self.live = LiveMetrics(registry)
 
     # -- minitwit.db.DatabaseObserver ------------------------------------------------------
 
@@ -168,6 +169,66 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry) + extra.encode()
         return generate_latest(self.registry) + extra.encode()
+
+
+class LiveMetrics:
+    """Live timelines (``minitwit.live.LiveObserver``): sockets and subscriptions open now,
+    deliveries made and dropped, and the time from a change's announcement (inside the
+    writing transaction) to its hand-over to a subscriber."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.connections = Gauge(
+            "minitwit_live_connections",
+            "WebSocket connections open now.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.subscriptions = Gauge(
+            "minitwit_live_subscriptions",
+            "Live timeline subscriptions open now, by timeline.",
+            ["timeline"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.delivered_total = Counter(
+            "minitwit_live_events_delivered",
+            "Timeline events handed to subscribers, by kind (added, removed, refetch).",
+            ["kind"],
+            registry=registry,
+        )
+        self.dropped_total = Counter(
+            "minitwit_live_events_dropped",
+            "Timeline events dropped from a slow subscriber's full queue (it is told to refetch).",
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "minitwit_live_delivery_latency_seconds",
+            "From a change's announcement (NOTIFY) to its delivery to a subscriber.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.listener_connects = Counter(
+            "minitwit_live_listener_connects",
+            "Times the listening connection to PostgreSQL connected, by whether it reconnected.",
+            ["reconnect"],
+            registry=registry,
+        )
+
+    def connected(self, delta: int) -> None:
+        self.connections.inc(delta)
+
+    def subscribed(self, timeline: str, delta: int) -> None:
+        self.subscriptions.labels(timeline).inc(delta)
+
+    def delivered(self, kind: str, seconds: float) -> None:
+        self.delivered_total.labels(kind).inc()
+        self.latency.observe(max(seconds, 0.0))
+
+    def dropped(self, count: int) -> None:
+        self.dropped_total.inc(count)
+
+    def listener_connected(self, reconnect: bool) -> None:
+        self.listener_connects.labels("true" if reconnect else "false").inc()
 
 
 # (domain event, counter name, help): what resolvers record and the counters that count it

@@ -107,6 +107,18 @@ class Settings(BaseSettings):
     db_idle_in_transaction_timeout: Seconds = Field(
         10.0, validation_alias="MINITWIT_DB_IDLE_IN_TRANSACTION_TIMEOUT"
     )
+    # Live timelines (minitwit.live): limits per socket, per user and per address (per worker
+    # process), and the events a subscriber may fall behind by before it is told to refetch.
+    live_subscriptions_per_connection: Positive = Field(
+        10, validation_alias="MINITWIT_LIVE_SUBSCRIPTIONS_PER_CONNECTION"
+    )
+    live_connections_per_user: Positive = Field(
+        20, validation_alias="MINITWIT_LIVE_CONNECTIONS_PER_USER"
+    )
+    live_connections_per_address: Positive = Field(
+        200, validation_alias="MINITWIT_LIVE_CONNECTIONS_PER_ADDRESS"
+    )
+    live_queue_size: Positive = Field(64, validation_alias="MINITWIT_LIVE_QUEUE_SIZE")
     # Sign-in and sign-up limits (minitwit.resolvers.throttle).
     sign_in_limit_per_username: RateLimit = Field(
         (10, 15 * 60), validation_alias="MINITWIT_SIGN_IN_LIMIT_PER_USERNAME"

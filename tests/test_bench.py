@@ -215,3 +215,36 @@ def test_growth_generator_builds_the_documented_shape(postgres: object) -> None:
             connection.close()
     finally:
         databases.drop_all()
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+def test_live_benchmark_delivers_every_post_to_every_subscriber(
+    postgres: object, tmp_path: Path
+) -> None:
+    _require_wrk()
+    command = [sys.executable, "-m", "bench.live", "--subscribers", "10", "--seconds", "2"]
+    command += ["--wrk-seconds", "1", "--pg", PG_ADMIN_URL, "--out", str(tmp_path)]
+    run = subprocess.run(
+        command,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=230,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    [path] = list(tmp_path.glob("*.live.json"))
+    figures = json.loads(path.read_text())["live"]
+    assert figures["subscribers"] == 10
+    assert figures["posts"] >= 5
+    assert figures["deliveries_expected"] == figures["posts"] * 10
+    assert figures["deliveries_missing"] == 0
+    assert figures["refetch_events"] == 0
+    latency = figures["latency_from_post_sent_ms"]
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    assert figures["memory_per_subscriber_kb"] is not None
+    for reads in ("reads_with_subscribers", "reads_without_subscribers"):
+        assert figures[reads]["rps"] > 0
+        assert figures[reads]["non2xx"] == 0

@@ -29,6 +29,7 @@ POSTGRES_RESERVED_CONNECTIONS = 3
 # operators' sessions (5).
 CONNECTION_HEADROOM = 8
 READINESS_CONNECTIONS = 1
+LISTENER_CONNECTIONS = 1  # live timelines: one LISTEN connection per worker
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -270,8 +271,8 @@ def test_postgres_max_connections_covers_every_pool_during_a_rolling_update(
     max_connections = int(re.findall(r"max_connections=(\d+)", db_command)[0])
     env = environment(web)
     # The engine has no overflow: DB_POOL_SIZE is each process's ceiling, plus the readiness
-    # check's own connection (minitwit/readiness.py).
-    per_process = int(env["DB_POOL_SIZE"]) + READINESS_CONNECTIONS
+    # check's own connection (minitwit/readiness.py) and the live timelines' listener.
+    per_process = int(env["DB_POOL_SIZE"]) + READINESS_CONNECTIONS + LISTENER_CONNECTIONS
     workers = int(option(web_command, "--workers"))
     # start-first runs one extra replica while the update is in flight.
     peak = (web["deploy"]["replicas"] + 1) * workers * per_process
@@ -664,7 +665,7 @@ def test_deploy_sh_refuses_a_scale_over_the_connection_budget() -> None:
         timeout=30,
     )
     assert result.returncode == 1
-    assert "5 replicas need max_connections >= 143 (have 130)" in result.stderr
+    assert "5 replicas need max_connections >= 155 (have 130)" in result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy import BigInteger, Text, bindparam, false, insert, select, update
 from sqlmodel import col
 
-from minitwit.db import Tx
+from minitwit.db import Change, Tx
 from minitwit.models import Message, User
 from minitwit.resolvers.accounts import is_plausible_username, no_such_user, require_user
 from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
@@ -37,7 +38,7 @@ _POST_AS = (
             false(),
         ).where(col(User.username) == bindparam("username")),
     )
-    .returning(col(Message.id))
+    .returning(col(Message.id), col(Message.author_id))
 )
 _SET_FLAGGED = (
     update(Message)
@@ -47,7 +48,7 @@ _SET_FLAGGED = (
         flagged_by=bindparam("flagged_by"),
         flagged_at=bindparam("flagged_at"),
     )
-    .returning(col(Message.id))
+    .returning(col(Message.id), col(Message.author_id))
 )
 
 
@@ -67,6 +68,7 @@ def post_message(
     values = {"author_id": author.id, "text": text, "pub_date": pub_date}
     message_id = tx.write((_POST, values)).scalar_one()
     tx.record("message_posted")
+    tx.announce(Change("posted", message_id, author.id))
     return MessageView(
         id=message_id,
         text=text,
@@ -106,10 +108,12 @@ def post_message_as(
     if not is_plausible_username(username):
         raise no_such_user(username)
     values = {"username": username, "text": text, "pub_date": int(time.time())}
-    message_id = tx.write((_POST_AS, values)).scalar()
-    if message_id is None:
+    row: Any = tx.write((_POST_AS, values)).first()
+    if row is None:
         raise no_such_user(username)
+    message_id, author_id = row
     tx.record("message_posted")
+    tx.announce(Change("posted", message_id, author_id))
     return int(message_id)
 
 
@@ -123,9 +127,11 @@ def set_flagged(tx: Tx, *, message_id: int, flagged: bool, moderator: User | Non
         "flagged_by": moderator.id if (flagged and moderator is not None) else None,
         "flagged_at": int(time.time()) if flagged else None,
     }
-    if tx.write((_SET_FLAGGED, values)).first() is None:
+    row: Any = tx.write((_SET_FLAGGED, values)).first()
+    if row is None:
         raise NotFound(f"There is no message {message_id}", field="id")
     tx.record("message_flagged" if flagged else "message_unflagged")
+    tx.announce(Change("flagged" if flagged else "unflagged", message_id, row[1]))
     view = message_by_id(tx, message_id)
     if view is None:
         raise NotFound(f"There is no message {message_id}", field="id")

@@ -275,3 +275,17 @@ def following(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[Use
 def followers(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
     """The users who follow ``user_id``, in the order they started."""
     return [user for user, _ in followers_page(tx, user_id=user_id, limit=limit).items]
+
+
+def follows_among(
+    tx: Tx, *, who_ids: Sequence[int], whom_ids: Sequence[int]
+) -> set[tuple[int, int]]:
+    """The ``(who, whom)`` pairs in which one of ``who_ids`` follows one of ``whom_ids``,
+    in one statement: who, of the people watching their home timeline, follows an author."""
+    if not who_ids or not whom_ids:
+        return set()
+    statement = select(col(Follower.who_id), col(Follower.whom_id)).where(
+        col(Follower.who_id).in_(sorted(set(who_ids))),
+        col(Follower.whom_id).in_(sorted(set(whom_ids))),
+    )
+    return {(int(who), int(whom)) for who, whom in tx.execute(statement).all()}

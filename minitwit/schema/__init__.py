@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import anyio
 from cross_web import AsyncHTTPRequestAdapter, HTTPException  # what Strawberry's views raise
+from loguru import logger
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from minitwit.db import Database
+from minitwit.db import Database, first_line, is_unavailable
+from minitwit.live import Hub
+from minitwit.models import User
+from minitwit.resolvers import sign_ins
 from minitwit.resolvers.validation import is_storable
-from minitwit.schema.context import Context
+from minitwit.schema.context import SESSION_KEY, Context
 from minitwit.schema.execution import OperationObserver, ThreadedSchema
 from minitwit.schema.limits import ListField
 from minitwit.schema.mutation import Mutation
 from minitwit.schema.query import Query
+from minitwit.schema.subscription import LiveContext, Subscription
 from minitwit.schema.types import FAST_RESOLVERS, FOLLOW_LIST_DEFAULT, FOLLOW_LIST_MAX
 from minitwit.settings import Settings
 
@@ -47,6 +55,7 @@ def build_schema(
     schema = ThreadedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         limiter=limiter or anyio.CapacityLimiter(settings.db_pool_size),
         hashing=hashing or anyio.CapacityLimiter(settings.hash_concurrency),
         page_sizes=page_sizes(settings),
@@ -58,9 +67,20 @@ def build_schema(
     return schema
 
 
+CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
+# WebSocket close codes; sent before the handshake completes, either is an HTTP 403.
+REFUSED = 1008  # policy violation
+TRY_AGAIN_LATER = 1013
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """The ASGI view. ``ide`` answers a browser's GET of ``/graphql`` with GraphiQL's page
-    (the web client's, on MiniTwit's own copies of its scripts); without it that is a 404."""
+    (the web client's, on MiniTwit's own copies of its scripts); without it that is a 404.
+
+    Over a WebSocket (``graphql-transport-ws``) it serves subscriptions only, to pages of its
+    own origin (Strawberry refuses a foreign ``Origin`` before anything else runs), signed in
+    by the session cookie, within limits per connection, per user and per address.
+    """
 
     def __init__(
         self,
@@ -69,15 +89,22 @@ class GraphQLApp(GraphQL[Context, None]):
         hashing: anyio.CapacityLimiter,
         observe: OperationObserver | None = None,
         ide: Callable[[Request], Awaitable[Response]] | None = None,
+        hub: Hub | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings, limiter=db.limiter, hashing=hashing, observe=observe),
             graphql_ide="graphiql" if ide is not None else None,
             allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+            max_subscriptions_per_connection=settings.live_subscriptions_per_connection,
         )
         self.db = db
         self.settings = settings
         self.ide = ide
+        self.hub = hub
+        self.sockets_by_user: Counter[int] = Counter()
+        self.sockets_by_address: Counter[str] = Counter()
 
     async def render_graphql_ide(self, request: Request) -> Response:
         if self.ide is None:  # Strawberry asks only when graphql_ide is set, i.e. with an ide
@@ -120,9 +147,58 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        if not isinstance(request, Request):
-            raise TypeError("MiniTwit serves GraphQL over HTTP only")
+        if isinstance(request, WebSocket):
+            context = LiveContext(request=request, db=self.db, settings=self.settings, hub=self.hub)
+            context.set_viewer(request.scope.get("minitwit.viewer"))
+            return context
         return Context(request=request, db=self.db, settings=self.settings)
+
+    async def run(self, request: Request | WebSocket, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(request, WebSocket):
+            return await super().run(request, *args, **kwargs)
+        if not self._check_websocket_origin(request):
+            return await self.reject_websocket(request)
+        address = request.client.host if request.client else ""
+        if self.hub is None or (
+            self.sockets_by_address[address] >= self.settings.live_connections_per_address
+        ):
+            await request.close(REFUSED, "Too many connections from this address")
+            return None
+        self.sockets_by_address[address] += 1  # taken before any await: no race past the cap
+        try:
+            return await self._run_socket(request, self.hub, *args, **kwargs)
+        finally:
+            _release(self.sockets_by_address, address)
+
+    async def _run_socket(self, request: WebSocket, hub: Hub, *args: Any, **kwargs: Any) -> Any:
+        token = request.session.get(SESSION_KEY)
+        try:
+            viewer = (
+                await self.db.run_work(sign_ins.user_for, token) if isinstance(token, str) else None
+            )
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            logger.warning("live timelines: {error}", error=first_line(error))
+            await request.close(TRY_AGAIN_LATER, "The database is unavailable; try again shortly")
+            return None
+        user_id = viewer.id if isinstance(viewer, User) else None
+        if user_id is not None:
+            if self.sockets_by_user[user_id] >= self.settings.live_connections_per_user:
+                await request.close(REFUSED, "Too many connections for this user")
+                return None
+            self.sockets_by_user[user_id] += 1
+        request.scope["minitwit.viewer"] = viewer
+        observer = hub.observer
+        if observer is not None:
+            observer.connected(1)
+        try:
+            return await super().run(request, *args, **kwargs)
+        finally:
+            if observer is not None:
+                observer.connected(-1)
+            if user_id is not None:
+                _release(self.sockets_by_user, user_id)
 
 
 def _retry_after(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int | None:
@@ -138,3 +214,9 @@ def _retry_after(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> int |
         if isinstance(error, dict) and (error.get("extensions") or {}).get("code") == "RATE_LIMITED"
     ]
     return max(waits) if waits else None
+
+
+def _release(counts: Counter[Any], key: Any) -> None:
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]

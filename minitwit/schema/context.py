@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from minitwit.db import Database, Tx
 from minitwit.models import User
@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 @dataclass
 class Context:
-    request: Request
+    request: HTTPConnection  # a Request; a WebSocket for a subscription (``LiveContext``)
     db: Database
     settings: Settings
     _tx: Tx | None = field(default=None, init=False)

@@ -12,7 +12,7 @@ never run on the event loop.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,6 +34,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
@@ -113,6 +114,37 @@ class ThreadedSchema(strawberry.Schema):
         name = operation_name or (named[0] if len(named) == 1 else None)
         return Prepared(document, operation_type, tuple(errors), inspection.hashes, name)
 
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> AsyncGenerator[Any, None]:
+        """Operations over a WebSocket: subscriptions only, checked as every document is.
+        Queries and mutations go over HTTP, where they run in a worker thread; here they
+        would run on the event loop."""
+        prepared = self.prepare(query, operation_name) if query else Prepared()
+        errors = list(prepared.errors)
+        if not errors and prepared.operation_type is not OperationType.SUBSCRIPTION:
+            message = "Only subscriptions run over a WebSocket; queries and mutations go over HTTP"
+            errors.append(GraphQLError(message, extensions={"code": "BAD_REQUEST"}))
+        if errors:
+            self.process_errors(errors)
+            return _refusal(errors)
+        return await super().stream(
+            query,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            operation_extensions=operation_extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
+
     async def execute(
         self,
         query: str | None,
@@ -134,6 +166,10 @@ class ThreadedSchema(strawberry.Schema):
         kind = prepared.operation_type
         if kind is None:
             raise CannotGetOperationTypeError(operation_name)
+        if kind is OperationType.SUBSCRIPTION:
+            message = "Subscriptions run over a WebSocket at /graphql (graphql-transport-ws)"
+            refusal = GraphQLError(message, extensions={"code": "BAD_REQUEST"})
+            return self._refused(Prepared(errors=(refusal,)), operation_name, began)
         if allowed_operation_types is not None and kind not in allowed_operation_types:
             raise InvalidOperationTypeError(kind)
 
@@ -190,3 +226,7 @@ class ThreadedSchema(strawberry.Schema):
         """Give each error its code, and log and mask the unexpected ones, once."""
         for error in errors:
             present(error)
+
+
+async def _refusal(errors: list[GraphQLError]) -> AsyncGenerator[Any, None]:
+    yield PreExecutionError(data=None, errors=errors)

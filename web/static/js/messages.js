@@ -86,6 +86,27 @@ export class MessageList {
     return items;
   }
 
+  item(messageId) {
+    return [...this.list.children].find((item) => item.dataset.messageId === messageId) ?? null;
+  }
+
+  // Live updates: messages (newest first) put on top, and messages taken away.
+  prepend(messages) {
+    const fresh = messages.filter((message) => !this.item(message.id));
+    if (fresh.length === 0) return [];
+    const items = fresh.map((message) => messageItem(message, this.action));
+    this.list.querySelector('li.empty')?.remove();
+    this.list.prepend(...items);
+    return items;
+  }
+
+  removeMessage(messageId) {
+    const item = this.item(messageId);
+    if (!item) return;
+    item.remove();
+    this.showEmptyIfNeeded();
+  }
+
   showEmptyIfNeeded() {
     if (this.list.children.length === 0) {
       this.list.append(el('li', { class: 'empty' }, el('em', {}, EMPTY_TEXT)));

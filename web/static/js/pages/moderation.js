@@ -4,8 +4,10 @@ import { ApiError, CONNECTION_FIELDS, fetchViewer, graphql } from '../api.js';
 import {
   announce, clearError, failed, renderFlashes, renderNav, showError,
 } from '../layout.js';
+import { LIVE_EVENT_FIELDS, keepLive } from '../live.js';
 import { MessageList } from '../messages.js';
 
+const LIVE = `subscription FlaggedLive { flaggedMessageEvents { ${LIVE_EVENT_FIELDS} } }`;
 const MORE = `query FlaggedMore($after: String) { flaggedMessages(after: $after) { ${CONNECTION_FIELDS} } }`;
 
 async function main() {
@@ -41,6 +43,11 @@ async function main() {
     announce('');
     clearError();
     list.show(connection);
+    keepLive(list, {
+      query: LIVE,
+      direct: true,
+      refetch: async () => (await graphql(MORE, { after: null })).flaggedMessages,
+    });
   } catch (error) {
     announce('');
     messages.setAttribute('aria-busy', 'false');

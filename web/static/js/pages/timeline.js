@@ -8,6 +8,7 @@ import {
   announce, clearError, clearFlashes, el, failed, renderFlashes, renderNav, setTitle, showError,
   userPath,
 } from '../layout.js';
+import { LIVE_EVENT_FIELDS, keepLive } from '../live.js';
 import { MessageList } from '../messages.js';
 
 function route(pathname) {
@@ -39,6 +40,14 @@ const QUERIES = {
     }`,
     connection: (data) => data.user?.messages ?? { nodes: [], pageInfo: { hasNextPage: false } },
   },
+};
+
+const LIVE = {
+  home: `subscription HomeLive { homeTimelineEvents { ${LIVE_EVENT_FIELDS} } }`,
+  public: `subscription PublicLive { publicTimelineEvents { ${LIVE_EVENT_FIELDS} } }`,
+  user: `subscription UserLive($username: String!) {
+    userTimelineEvents(username: $username) { ${LIVE_EVENT_FIELDS} }
+  }`,
 };
 
 function showNotFound() {
@@ -162,6 +171,11 @@ async function main() {
   });
   clearError();
   list.show(queries.connection(data));
+  keepLive(list, {
+    query: LIVE[page.kind],
+    variables,
+    refetch: async () => queries.connection(await graphql(queries.more, { ...variables, after: null })),
+  });
 }
 
 main().catch(failed);
