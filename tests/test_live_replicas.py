@@ -104,8 +104,11 @@ def test_home_filtering_on_one_replica_follows_a_follow_made_on_the_other(
             answer = ann_on_two.post(
                 "/graphql",
                 json={"query": FOLLOW, "variables": {"u": "bob"}},
-                headers={"Cookie": cookie},  # production's cookie is Secure: httpx keeps it
+                # production's cookie is Secure: httpx keeps it; a request with the cookie
+                # must come from the site's own origin
+                headers={"Cookie": cookie, "Origin": two.url},
             )
+            assert answer.status_code == 200, answer.text
             assert "errors" not in answer.json(), answer.text
             post(two, "bob", "followed now")
             events = home.events_until(operation, "followed now")
