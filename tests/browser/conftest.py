@@ -206,10 +206,18 @@ class GraphQLError(AssertionError):
 API_ORIGIN: dict[str, str] = {}
 
 
-def graphql(request: Any, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """POST a GraphQL operation with a Playwright request context (page.request shares cookies)."""
+def graphql(
+    request: Any,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    origin: str | None = None,
+) -> dict[str, Any]:
+    """POST a GraphQL operation with a Playwright request context (page.request shares cookies),
+    from ``origin`` (default: the session's server)."""
+    headers = {"Origin": origin} if origin is not None else API_ORIGIN
     response = request.post(
-        "/graphql", data={"query": query, "variables": variables or {}}, headers=API_ORIGIN
+        "/graphql", data={"query": query, "variables": variables or {}}, headers=headers
     )
     body: dict[str, Any] = response.json()
     if body.get("errors"):

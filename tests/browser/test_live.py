@@ -142,11 +142,12 @@ def test_browsers_on_two_replicas_see_each_others_posts_on_their_home_timelines(
     one, two = replicas
     ann, bob = unique("ann"), unique("bob")
     pages = {ann: page_at(one.url), bob: page_at(two.url)}
+    origins = {ann: one.url, bob: two.url}
     for name, page in pages.items():
         variables = {"username": name, "email": f"{name}@example.com", "password": password}
-        graphql(page.request, REGISTER, variables)
-        graphql(page.request, LOGIN, {"username": name, "password": password})
-    graphql(pages[ann].request, FOLLOW, {"username": bob})
+        graphql(page.request, REGISTER, variables, origin=origins[name])
+        graphql(page.request, LOGIN, {"username": name, "password": password}, origin=origins[name])
+    graphql(pages[ann].request, FOLLOW, {"username": bob}, origin=one.url)
     open_live(pages[ann], one.url, "/", "home")
 
     text = f"{bob} posts on the other replica"
