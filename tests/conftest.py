@@ -248,3 +248,28 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 def client(server: LiveServer) -> Iterator[GraphQLClient]:
     with server.client() as http:
         yield http
+
+
+def pg_admin(statement: str, *params: object) -> list[tuple[Any, ...]]:
+    """Run ``statement`` as the PostgreSQL superuser, outside any test database's pool."""
+    connection = psycopg2.connect(PG_ADMIN_URL)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params or None)
+            return list(cursor.fetchall()) if cursor.description else []
+    finally:
+        connection.close()
+
+
+def backends_waiting_for_a_lock(database: str) -> list[int]:
+    """The backends of ``database`` waiting for a lock, once there are any (or after 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = pg_admin(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+            database,
+        )
+        if rows or time.monotonic() > deadline:
+            return [int(row[0]) for row in rows]
+        time.sleep(0.05)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import psycopg2
 import pytest
@@ -17,7 +15,12 @@ from loguru import logger
 from minitwit.app import create_app
 from minitwit.db import UNAVAILABLE
 from minitwit.settings import Settings
-from tests.conftest import PG_ADMIN_URL, LiveServer, PostgresDatabases
+from tests.conftest import (
+    LiveServer,
+    PostgresDatabases,
+    backends_waiting_for_a_lock,
+    pg_admin,
+)
 from tests.factories import PASSWORD, make_user
 from tests.servers import TEST_SECRET, free_port, raw_exchange
 
@@ -130,9 +133,9 @@ def test_a_read_cut_mid_request_is_tried_again_on_a_fresh_connection(
                     cursor.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
                 with ThreadPoolExecutor(max_workers=1) as pool:
                     pending = pool.submit(client.gql, query)
-                    waiting = _backends_waiting_for_a_lock(database)
+                    waiting = backends_waiting_for_a_lock(database)
                     assert len(waiting) == 1, "field a should be waiting for the lock"
-                    _admin(f"SELECT pg_terminate_backend({waiting[0]})")
+                    pg_admin(f"SELECT pg_terminate_backend({waiting[0]})")
                     holder.rollback()
                     body = pending.result(timeout=30)
             finally:
@@ -142,31 +145,8 @@ def test_a_read_cut_mid_request_is_tried_again_on_a_fresh_connection(
         postgres.drop(url)
 
 
-def _backends_waiting_for_a_lock(database: str) -> list[int]:
-    deadline = time.monotonic() + 10
-    while True:
-        rows = _admin(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
-            database,
-        )
-        if rows or time.monotonic() > deadline:
-            return [int(row[0]) for row in rows]
-        time.sleep(0.05)
-
-
-def _admin(statement: str, *params: object) -> list[tuple[Any, ...]]:
-    connection = psycopg2.connect(PG_ADMIN_URL)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params or None)
-            return list(cursor.fetchall()) if cursor.description else []
-    finally:
-        connection.close()
-
-
 def _terminate_connections_to(database: str) -> int:
-    rows = _admin(
+    rows = pg_admin(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
         " WHERE datname = %s AND pid <> pg_backend_pid()",
         database,

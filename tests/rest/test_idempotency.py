@@ -21,7 +21,12 @@ from minitwit.models import SimulatorAction
 from minitwit.resolvers import latest
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.asgi import AppClient
-from tests.conftest import PG_ADMIN_URL, LiveServer, PostgresDatabases
+from tests.conftest import (
+    LiveServer,
+    PostgresDatabases,
+    backends_waiting_for_a_lock,
+    pg_admin,
+)
 from tests.factories import make_user
 from tests.servers import TEST_SECRET
 
@@ -203,9 +208,9 @@ def test_a_write_cut_by_a_restart_is_retried_into_exactly_one(
                     cursor.execute("SELECT id FROM users WHERE username = 'ann' FOR UPDATE")
                 with ThreadPoolExecutor(max_workers=1) as pool:
                     pending = pool.submit(post, c, "/msgs/ann", {"content": "cut"}, 70)
-                    waiting = _backends_waiting_for_a_lock(database)
+                    waiting = backends_waiting_for_a_lock(database)
                     assert len(waiting) == 1
-                    _admin(f"SELECT pg_terminate_backend({waiting[0]})")
+                    pg_admin(f"SELECT pg_terminate_backend({waiting[0]})")
                     holder.rollback()
                     assert pending.result(timeout=30) == 503
             finally:
@@ -218,26 +223,3 @@ def test_a_write_cut_by_a_restart_is_retried_into_exactly_one(
                 assert tx.execute(count).scalar() == 1
     finally:
         postgres.drop(url)
-
-
-def _backends_waiting_for_a_lock(database: str) -> list[int]:
-    deadline = time.monotonic() + 10
-    while True:
-        rows = _admin(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
-            database,
-        )
-        if rows or time.monotonic() > deadline:
-            return [int(row[0]) for row in rows]
-        time.sleep(0.05)
-
-
-def _admin(statement: str, *params: object) -> list[tuple[Any, ...]]:
-    connection = psycopg2.connect(PG_ADMIN_URL)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params or None)
-            return list(cursor.fetchall()) if cursor.description else []
-    finally:
-        connection.close()
