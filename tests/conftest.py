@@ -23,6 +23,7 @@ import httpx
 import psycopg2
 import pytest
 import uvicorn
+from loguru import logger
 from psycopg2 import sql
 from starlette.applications import Starlette
 
@@ -112,6 +113,15 @@ class PostgresDatabases:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
         self.created.clear()
+
+
+@pytest.fixture
+def log_levels() -> Iterator[list[str]]:
+    """The level of every log record written meanwhile."""
+    levels: list[str] = []
+    sink = logger.add(lambda message: levels.append(message.record["level"].name))
+    yield levels
+    logger.remove(sink)
 
 
 @pytest.fixture(scope="session")

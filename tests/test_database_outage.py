@@ -10,7 +10,6 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from loguru import logger
 
 from minitwit.app import create_app
 from minitwit.db import UNAVAILABLE
@@ -39,15 +38,6 @@ def nowhere() -> Iterator[LiveServer]:
     )
     with LiveServer(create_app(settings)) as live:
         yield live
-
-
-@pytest.fixture
-def log_levels() -> Iterator[list[str]]:
-    """The level of every log record written meanwhile."""
-    levels: list[str] = []
-    sink = logger.add(lambda message: levels.append(message.record["level"].name))
-    yield levels
-    logger.remove(sink)
 
 
 def test_a_stalled_body_is_still_a_408_that_closes_when_latest_cannot_be_stored(

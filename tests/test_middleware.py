@@ -9,7 +9,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from loguru import logger
 from starlette.types import Message
 
 from minitwit.app import create_app
@@ -38,15 +37,6 @@ def nowhere() -> Iterator[AppClient]:
     )
     with AppClient(create_app(settings)) as client:
         yield client
-
-
-@pytest.fixture
-def log_levels() -> Iterator[list[str]]:
-    """The level of every log record written meanwhile."""
-    levels: list[str] = []
-    sink = logger.add(lambda message: levels.append(message.record["level"].name))
-    yield levels
-    logger.remove(sink)
 
 
 def test_a_well_formed_request_id_comes_back_and_others_are_replaced(
