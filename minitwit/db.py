@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 import anyio
 import anyio.to_thread
 from loguru import logger
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
@@ -244,6 +244,19 @@ class Rows(list[tuple[Any, ...]]):
     def scalar(self) -> Any:
         return self[0][0] if self else None
 
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+
+class Result(Protocol):
+    """What a write gives back: ``Rows`` on PostgreSQL, SQLAlchemy's result on SQLite."""
+
+    def all(self) -> Any: ...
+    def first(self) -> Any: ...
+    def one(self) -> Any: ...
+    def scalar(self) -> Any: ...
+    def scalar_one(self) -> Any: ...
+
 
 class Tx:
     """One pooled connection, for one unit of work.
@@ -315,14 +328,11 @@ class Tx:
         PostgreSQL (autocommit, nothing for SQLAlchemy to track) it goes to the driver's own
         cursor, and its rows come back as plain tuples (``Rows``)."""
         began = time.perf_counter()
-        compiled: Any = compiled_for(statement, self.dialect)
-        values: Any = compiled.construct_params(params)
-        if compiled.positiontup is not None:
-            values = tuple(values[name] for name in compiled.positiontup)
+        sql, values = self._driver_args(statement, params)
         if self.batched:
-            result: Any = self._fetch_raw(compiled.string, values)
+            result: Any = self._fetch_raw(sql, values)
         else:
-            result = self.connection.exec_driver_sql(compiled.string, values)
+            result = self.connection.exec_driver_sql(sql, values)
         if self.observer is not None:
             self.observer.queried("read", time.perf_counter() - began)
         return result
@@ -358,7 +368,7 @@ class Tx:
     def also(self, *steps: Step) -> None:
         self.pending.extend(steps)
 
-    def write(self, *steps: Step) -> CursorResult[Any]:
+    def write(self, *steps: Step) -> Result:
         """Run ``steps`` (after any pending ones) atomically; the last one's result."""
         began = time.perf_counter()
         result = self._write((*self.pending, *steps))
@@ -366,7 +376,7 @@ class Tx:
             self.observer.queried("write", time.perf_counter() - began)
         return result
 
-    def _write(self, steps: Sequence[Step]) -> CursorResult[Any]:
+    def _write(self, steps: Sequence[Step]) -> Result:
         self.pending.clear()
         if not steps:
             raise ValueError("nothing to write")
@@ -378,14 +388,24 @@ class Tx:
             return self.connection.execute(statement, params)
         if len(steps) == 1:
             statement, params = steps[0]
-            return self.connection.execute(statement, params)
-        return self.connection.exec_driver_sql(
-            self._one_query(steps), execution_options={"no_parameters": True}
-        )
+            return self._fetch_raw(*self._driver_args(statement, params))
+        return self._fetch_raw(self._one_query(steps), None)
 
     def finish(self) -> None:
         if self.pending:
             self.write()
+
+    def _driver_args(self, statement: Executable, params: Mapping[str, Any]) -> tuple[str, Any]:
+        compiled: Any = compiled_for(statement, self.dialect)
+        values: Any = compiled.construct_params(params)
+        # What SQLAlchemy's own execution does with each value on its way in (the types'
+        # checks and conversions: psycopg2's booleans are checked to be booleans).
+        for name, process in compiled._bind_processors.items():
+            if name in values:
+                values[name] = process(values[name])
+        if compiled.positiontup is not None:
+            values = tuple(values[name] for name in compiled.positiontup)
+        return compiled.string, values
 
     def _one_query(self, steps: Sequence[Step]) -> str:
         # psycopg2 interpolates parameters on the client (mogrify) for every execute; doing it
@@ -393,10 +413,7 @@ class Tx:
         dbapi: Any = self.pooled.dbapi_connection
         cursor = dbapi.cursor()
         try:
-            parts = []
-            for statement, params in steps:
-                compiled = compiled_for(statement, self.dialect)
-                parts.append(cursor.mogrify(compiled.string, compiled.construct_params(params)))
+            parts = [cursor.mogrify(*self._driver_args(*step)) for step in steps]
         finally:
             cursor.close()
         return b";\n".join(parts).decode(dbapi.encoding if hasattr(dbapi, "encoding") else "utf8")

@@ -39,6 +39,7 @@ QUEUE_SIZE = 64
 BACKOFF_FIRST_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 5.0
 LISTENER_CHECK_SECONDS = 10.0  # an idle listening connection is checked this often
+LISTEN_WAIT_SECONDS = 5.0  # the longest a new socket waits for the listener to LISTEN
 
 Timeline = Literal["public", "user", "home", "flagged"]
 DeliveryKind = Literal["added", "removed", "refetch"]
@@ -148,7 +149,9 @@ class Hub:
         self.queue_size = queue_size
         self.observer = observer
         self.feeds: set[Feed] = set()
+        self.sockets = 0  # open live sockets: the listener LISTENs while there is one
         self.listener: Listener | None = None
+        self._settled: list[asyncio.Future[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: list[Announcement | None] = []  # None: tell everyone to refetch
         self._wake: asyncio.Event | None = None
@@ -159,7 +162,13 @@ class Hub:
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._dispatch_forever())
         if self.db.batched:
-            self.listener = Listener(self.db, self._from_thread, self.observer)
+            self.listener = Listener(
+                self.db,
+                self._from_thread,
+                self.observer,
+                wanted=lambda: self.sockets > 0 or bool(self.feeds),
+                settled=self._settled_from_thread,
+            )
             self.listener.start()
         else:
             self.db.announced = self.announced
@@ -180,7 +189,44 @@ class Hub:
         for feed in list(self.feeds):
             feed.close()
 
-    # -- subscribers -----------------------------------------------------------------------
+    # -- sockets and subscribers -----------------------------------------------------------
+
+    async def socket_opened(self) -> None:
+        """A live socket opened, before it is acknowledged. The listener LISTENs from now until
+        the last socket closes (with no socket open, a write costs no process here a wake-up),
+        and this returns once it does, so whatever commits after a subscription on this socket
+        began is heard. Without a connection to listen on it returns at once: the listener
+        tells every subscriber to refetch when it is back."""
+        self.sockets += 1
+        listener = self.listener
+        if listener is None or listener.channel_on or self._loop is None:
+            return
+        listener.wake()
+        if not listener.listening.is_set():
+            return
+        settled = self._loop.create_future()
+        self._settled.append(settled)
+        try:
+            await asyncio.wait_for(settled, LISTEN_WAIT_SECONDS)
+        except TimeoutError:
+            logger.warning("live timelines: the listener did not LISTEN in time")
+
+    def socket_closed(self) -> None:
+        self.sockets -= 1
+
+    def _settled_from_thread(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._settle)
+            except RuntimeError:  # the loop closed meanwhile: nobody waits
+                pass
+
+    def _settle(self) -> None:
+        settled, self._settled = self._settled, []
+        for future in settled:
+            if not future.done():
+                future.set_result(None)
 
     def subscribe(
         self, timeline: Timeline, *, author_id: int | None = None, viewer_id: int | None = None
@@ -201,10 +247,17 @@ class Hub:
 
     def announced(self, changes: list[Change]) -> None:
         """Changes a unit of work committed in this process (SQLite), from any thread."""
+        if not self.feeds:
+            return
         now = time.time()
         self._from_thread([Announcement(change, now) for change in changes])
 
     def _from_thread(self, items: list[Announcement | None]) -> None:
+        if not self.feeds:
+            # Nobody subscribed when this was heard, so nobody can be owed it: a feed added
+            # later only promises what commits after it. Waking the loop would cost every
+            # write a thread switch for nothing.
+            return
         loop = self._loop
         if loop is not None and not loop.is_closed():
             try:
@@ -305,9 +358,12 @@ def parse_payload(payload: str) -> Announcement | None:
 class Listener(threading.Thread):
     """The worker process's one listening connection to PostgreSQL, in a thread of its own.
 
-    It hands each batch of notifications to ``deliver``. When the connection is lost it
-    reconnects with backoff; each time it starts listening it hands over ``None``: subscribers
-    already there must refetch what they may have missed while nobody listened.
+    It hands each batch of notifications to ``deliver``. It LISTENs only while ``wanted()``
+    (a live socket is open) and UNLISTENs when no longer, so that with nobody to tell PostgreSQL
+    signals nobody; ``wake()`` makes it look again at once, and it calls ``settled()`` when it
+    has started listening (or lost its connection). When the connection is lost it reconnects
+    with backoff; each time it starts listening it hands over ``None``: subscribers already
+    there must refetch what they may have missed while nobody listened.
     """
 
     def __init__(
@@ -315,9 +371,14 @@ class Listener(threading.Thread):
         db: Database,
         deliver: Callable[[list[Announcement | None]], None],
         observer: LiveObserver | None = None,
+        wanted: Callable[[], bool] = lambda: True,
+        settled: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(name="minitwit-listener", daemon=True)
         self.deliver = deliver
+        self.wanted = wanted
+        self.settled = settled
+        self.channel_on = False  # LISTEN in effect on the current connection
         self.observer = observer
         engine = db.engine
         self.connect_args, self.connect_kwargs = engine.dialect.create_connect_args(engine.url)
@@ -325,12 +386,18 @@ class Listener(threading.Thread):
         self.stopping = threading.Event()
         self.listening = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
 
     def stop(self) -> None:
         self.stopping.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """Make the thread look at ``stopping`` and ``wanted()`` now, not at its next event."""
         try:
-            os.write(self._wake_w, b"x")  # wakes the select at once
-        except OSError:
+            os.write(self._wake_w, b"x")
+        except OSError:  # BlockingIOError: it is already awake; or the pipe is closed
             pass
 
     def run(self) -> None:
@@ -343,16 +410,15 @@ class Listener(threading.Thread):
                 if self.observer is not None:
                     self.observer.listener_connected(lost)
                 if lost:
-                    logger.info("live timelines: listening again; subscribers refetch")
-                # Whoever subscribed before this moment may have missed something: at start
-                # (a socket can open before the listener), and after a lost connection.
-                self.deliver([None])
+                    logger.info("live timelines: connected again; subscribers refetch")
                 lost = False
                 backoff = BACKOFF_FIRST_SECONDS
                 self.listening.set()
                 self._listen(connection)
             except Exception as error:
                 self.listening.clear()
+                self.channel_on = False
+                self.settled()  # nobody waits for a LISTEN that is not coming soon
                 if not self.stopping.is_set():
                     logger.warning(
                         "live timelines: listener lost its connection ({error}); retrying",
@@ -383,25 +449,47 @@ class Listener(threading.Thread):
         }
         connection = self.dbapi.connect(*self.connect_args, **kwargs)
         connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f"LISTEN {CHANNEL}")
         return connection
 
     def _listen(self, connection: Any) -> None:
+        self.channel_on = False
         while not self.stopping.is_set():
+            self._follow_wanted(connection)
             readable, _, _ = select.select(
                 [connection, self._wake_r], [], [], LISTENER_CHECK_SECONDS
             )
-            if connection in readable:
-                connection.poll()
-                self._drain(connection.notifies)
-            elif not readable:
+            if not readable:
                 with connection.cursor() as cursor:  # a silent network loss shows here
                     cursor.execute("SELECT 1")
-                self._drain(connection.notifies)
+            if self._wake_r in readable:
+                try:
+                    os.read(self._wake_r, 4096)
+                except BlockingIOError:
+                    pass
+            if connection in readable:
+                connection.poll()
+            self._drain(connection.notifies)
+
+    def _follow_wanted(self, connection: Any) -> None:
+        wanted = self.wanted()
+        if wanted == self.channel_on:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"{'LISTEN' if wanted else 'UNLISTEN'} {CHANNEL}")
+        self.channel_on = wanted
+        if wanted:
+            # Whoever subscribed before this moment may have missed something: a socket that
+            # opened while the listener had no connection, and anyone after a lost one.
+            self.deliver([None])
+            self.settled()
+        else:
+            del connection.notifies[:]
 
     def _drain(self, notifies: list[Any]) -> None:
         if not notifies:
+            return
+        if not self.wanted():
+            del notifies[:]  # nobody subscribed: not even worth parsing
             return
         batch: list[Announcement | None] = []
         for notify in _take_all(notifies):

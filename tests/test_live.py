@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,6 +71,37 @@ def test_a_message_posted_through_graphql_and_rest_reaches_public_subscribers(
     assert texts(events) == ["through graphql", "through rest"]
     assert {e["message"]["author"]["username"] for e in events} == {"ann"}
     assert all(e["messageId"] == e["message"]["id"] for e in events)
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_listener_listens_only_while_a_live_socket_is_open(server: LiveServer) -> None:
+    """With no socket open PostgreSQL has nobody to signal, so a write wakes no thread here;
+    the first socket is acknowledged only once the listener LISTENs, so its first
+    subscription hears the next post, with no REFETCH before it (the page would offer a
+    reload for nothing)."""
+    hub: Hub = server.app.state.hub
+    listener = hub.listener
+    assert listener is not None
+    until(listener.listening.is_set, "the listener connected")
+    make_user(server.db, "ann")
+    rest_post(server, "ann", "heard by nobody")
+    assert not listener.channel_on
+    with Subscriber(server.url) as watcher:
+        assert listener.channel_on  # before connection_ack
+        operation = watcher.subscribe(PUBLIC)
+        rest_post(server, "ann", "heard")
+        events = watcher.events_until(operation, "heard")
+    assert [(e["kind"], e["message"]["text"]) for e in events] == [("ADDED", "heard")]
+    until(lambda: hub.sockets == 0, "the socket closed")
+    rest_post(server, "ann", "once more to nobody")
+    until(lambda: not listener.channel_on, "the listener UNLISTENed")
 
 
 def test_a_user_timeline_gets_that_users_messages_only(server: LiveServer) -> None:

@@ -193,8 +193,10 @@ class GraphQLApp(GraphQL[Context, None]):
         if observer is not None:
             observer.connected(1)
         try:
+            await hub.socket_opened()
             return await super().run(request, *args, **kwargs)
         finally:
+            hub.socket_closed()
             if observer is not None:
                 observer.connected(-1)
             if user_id is not None:
