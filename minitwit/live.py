@@ -50,12 +50,16 @@ REFETCH: DeliveryKind = "refetch"
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """What one subscriber is told: a message to add, one to remove, or to refetch."""
+    """What subscribers are told: a message to add, one to remove, or to refetch. One
+    delivery goes to every subscriber it concerns; ``memo`` keeps what the faces derive from
+    it (the GraphQL event and its executed results), so that is done once, not per subscriber.
+    """
 
     kind: DeliveryKind
     message: MessageView | None = None
     message_id: int | None = None
     announced_at: float = 0.0  # Unix time the change was announced (latency is measured from it)
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,22 +322,25 @@ class Hub:
         kind, message_id, author_id = announcement.change
         view = views.get(message_id)
         at = announcement.at
+        added = Delivery(ADDED, view, message_id, at)
+        removed = Delivery(REMOVED, None, message_id, at)
         for feed in list(self.feeds):
             if feed.timeline == "flagged":
                 if kind == "flagged" and view is not None and view.flagged:
-                    feed.offer(Delivery(ADDED, view, message_id, at))
+                    feed.offer(added)
                 elif kind == "unflagged":
-                    feed.offer(Delivery(REMOVED, None, message_id, at))
+                    feed.offer(removed)
             elif kind == "flagged":
                 # to every timeline it may be on: removing what one does not show is harmless
                 if feed.timeline != "user" or feed.author_id == author_id:
-                    feed.offer(Delivery(REMOVED, None, message_id, at))
+                    feed.offer(removed)
             elif view is not None and not view.flagged and feed.watches(author_id, follows):
-                feed.offer(Delivery(ADDED, view, message_id, at))
+                feed.offer(added)
 
     def _tell_everyone_to_refetch(self, at: float) -> None:
+        refetch = Delivery(REFETCH, announced_at=at)
         for feed in list(self.feeds):
-            feed.offer(Delivery(REFETCH, announced_at=at))
+            feed.offer(refetch)
 
 
 def _load(

@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from minitwit.app import create_app
@@ -133,6 +135,49 @@ def test_home_timeline_follows_follow_and_unfollow(server: LiveServer) -> None:
     assert texts(first) == ["ann's own 1"]
     assert texts(second) == ["while followed"]
     assert texts(third) == ["ann's own 2"]
+
+
+WHO = (
+    "subscription Who($size: Int!) { publicTimelineEvents { kind message"
+    " { text author { username isViewer gravatarUrl(size: $size) } } } }"
+)
+
+
+def test_one_execution_per_event_serves_every_subscription_that_asks_the_same(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Subscribers with the same document and variables share one execution of an event;
+    other variables, and a document naming the viewer (isViewer), get their own answers."""
+    executed: list[object] = []
+    original = StrawberryGraphQLCoreExecutionContext.execute_operation
+
+    def counting(self: StrawberryGraphQLCoreExecutionContext, serially: bool | None = None) -> Any:
+        executed.append(self.root_value)
+        return original(self, serially)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_operation", counting)
+    make_user(server.db, "ann")
+    make_user(server.db, "bob")
+    with (
+        signed_in(server, "ann") as ann,
+        signed_in(server, "bob") as bob,
+        Subscriber(server.url) as first,
+        Subscriber(server.url) as second,
+        Subscriber(server.url) as third,
+        Subscriber(server.url, cookie=cookie_of(ann)) as as_ann,
+        Subscriber(server.url, cookie=cookie_of(bob)) as as_bob,
+    ):
+        plain = [(sub, sub.subscribe(PUBLIC)) for sub in (first, second, third)]
+        sizes = [(sub, sub.subscribe(WHO, size=size)) for sub, size in ((as_ann, 8), (as_bob, 9))]
+        ann.data(POST, t="shared")
+        plain_events = [sub.events_until(op, "shared") for sub, op in plain]
+        who_events = [sub.events_until(op, "shared")[-1] for sub, op in sizes]
+    assert plain_events[0] == plain_events[1] == plain_events[2]
+    assert [e["message"]["author"]["isViewer"] for e in who_events] == [True, False]
+    urls = [e["message"]["author"]["gravatarUrl"] for e in who_events]
+    assert [url.rsplit("=", 1)[-1] for url in urls] == ["8", "9"], urls
+    # one execution for the three plain subscriptions, one for each WHO subscription
+    assert len(executed) == 3, executed
 
 
 def test_home_timeline_needs_a_signed_in_viewer(server: LiveServer) -> None:

@@ -23,7 +23,7 @@ from minitwit.models import User
 from minitwit.resolvers import sign_ins
 from minitwit.resolvers.validation import is_storable
 from minitwit.schema.context import SESSION_KEY, Context
-from minitwit.schema.execution import OperationObserver, ThreadedSchema
+from minitwit.schema.execution import OperationObserver, SharedEventExecutor, ThreadedSchema
 from minitwit.schema.limits import ListField
 from minitwit.schema.mutation import Mutation
 from minitwit.schema.query import Query
@@ -60,6 +60,7 @@ def build_schema(
         hashing=hashing or anyio.CapacityLimiter(settings.hash_concurrency),
         page_sizes=page_sizes(settings),
         observe=observe,
+        execution_context_class=SharedEventExecutor,
     )
     for (type_name, field_name), resolve in FAST_RESOLVERS.items():
         graphql_type: Any = schema._schema.type_map[type_name]

@@ -25,14 +25,16 @@ from graphql import (
     OperationDefinitionNode,
     execute,
     parse,
+    print_ast,
     specified_rules,
 )
+from graphql import ExecutionResult as GraphQLCoreResult
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.schema.schema import validate_document
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -60,6 +62,46 @@ class Prepared:
     errors: tuple[GraphQLError, ...] = ()  # syntax, cost, depth, aliases or schema
     hashes: bool = False
     name: str | None = None  # the operation's own name, when the request names none
+
+
+class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Executes a subscription event once for all the subscriptions that ask the same.
+
+    An event (``TimelineEvent``) goes to every subscriber of a timeline, and what a
+    subscription makes of it depends only on its document and variables: the fields an event
+    offers read nothing but the event, and the ones that would read the database are refused
+    over a socket. The exception is the viewer (``isViewer``): a document that names a viewer
+    field shares only within its own connection. So the first subscription of a kind executes
+    the event and keeps the result in the event's ``results``; the others send that result.
+    An execution with errors is not shared (each subscriber gets its own, as before).
+    """
+
+    share_key: tuple[str, str, int | None] | None = None
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        if self.share_key is None:
+            self.share_key = self._share_key()
+        return super().build_per_event_executor(payload)
+
+    def _share_key(self) -> tuple[str, str, int | None]:
+        text = "\n".join(
+            print_ast(node) for node in (self.operation, *self.fragment_definitions.values())
+        )
+        variables = repr(sorted(self.variable_values.coerced.items()))
+        return text, variables, id(self.context_value) if "viewer" in text.lower() else None
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        results = getattr(self.root_value, "results", None)
+        key = self.share_key
+        if not isinstance(results, dict) or key is None:
+            return super().execute_operation(serially)
+        result = results.get(key)
+        if result is None:
+            result = super().execute_operation(serially)
+            if not isinstance(result, GraphQLCoreResult) or result.errors:
+                return result  # still running (an async field), or not for sharing
+            results[key] = result
+        return result
 
 
 class ThreadedSchema(strawberry.Schema):

@@ -94,6 +94,8 @@ class TimelineEvent:
     message_id: strawberry.ID | None = strawberry.field(
         description="The message's global id (its Message.id), for ADDED and REMOVED."
     )
+    # The event executed for each distinct subscription (see ``SharedEventExecutor``).
+    results: strawberry.Private[dict[Any, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_delivery(cls, delivery: Delivery) -> TimelineEvent:
@@ -107,10 +109,18 @@ class TimelineEvent:
         )
 
 
+def event_of(delivery: Delivery) -> TimelineEvent:
+    """The delivery's event, made once for all the subscribers it goes to."""
+    event: TimelineEvent | None = delivery.memo.get(TimelineEvent)
+    if event is None:
+        event = delivery.memo[TimelineEvent] = TimelineEvent.from_delivery(delivery)
+    return event
+
+
 async def _events(hub: Hub, feed: Feed) -> AsyncGenerator[TimelineEvent, None]:
     try:
         async for delivery in feed.deliveries():
-            yield TimelineEvent.from_delivery(delivery)
+            yield event_of(delivery)
     finally:
         hub.unsubscribe(feed)
 
