@@ -30,7 +30,7 @@ from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
 from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
-from minitwit.security import SameOriginGuard, SecurityHeaders
+from minitwit.security import SECURITY_HEADERS, SameOriginGuard
 from minitwit.settings import Settings
 from minitwit.web_client import WebClient
 
@@ -123,8 +123,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(SecurityHeaders),
-            Middleware(RequestMiddleware, metrics=metrics, pool_usage=db.checked_out),
+            Middleware(
+                RequestMiddleware,
+                metrics=metrics,
+                pool_usage=db.checked_out,
+                headers=SECURITY_HEADERS,
+            ),
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=MAX_BODY_BYTES,

@@ -337,13 +337,13 @@ class Tx:
             self.observer.queried("read", time.perf_counter() - began)
         return result
 
-    def _fetch_raw(self, sql: str, values: Any) -> Rows:
+    def _fetch_raw(self, sql: str | bytes, values: Any) -> Rows:
         connection: Any = self.pooled
         cursor = connection.cursor()
         # Listeners of before_cursor_execute (statement counters, tracing) see these
         # statements as they see SQLAlchemy's own.
         for listener in self.bind.dispatch.before_cursor_execute:
-            sql, values = listener(self.connection, cursor, sql, values, None, False)
+            sql, values = listener(self.connection, cursor, _text(sql), values, None, False)
         try:
             cursor.execute(sql, values)
             return Rows(cursor.fetchall() if cursor.description else ())
@@ -354,7 +354,7 @@ class Tx:
             if disconnect:
                 self.connection.invalidate(error)
             raise sa_exc.DBAPIError.instance(
-                sql,
+                _text(sql),
                 values,
                 error,
                 self.dialect.loaded_dbapi.Error,
@@ -407,16 +407,19 @@ class Tx:
             values = tuple(values[name] for name in compiled.positiontup)
         return compiled.string, values
 
-    def _one_query(self, steps: Sequence[Step]) -> str:
+    def _one_query(self, steps: Sequence[Step]) -> bytes:
         # psycopg2 interpolates parameters on the client (mogrify) for every execute; doing it
         # here lets several statements travel as one simple query, run as one transaction.
-        dbapi: Any = self.pooled.dbapi_connection
-        cursor = dbapi.cursor()
+        # The bytes go to the driver as mogrify made them, in the connection's own encoding.
+        cursor = self.pooled.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            parts = [cursor.mogrify(*self._driver_args(*step)) for step in steps]
+            return b";\n".join([cursor.mogrify(*self._driver_args(*step)) for step in steps])
         finally:
             cursor.close()
-        return b";\n".join(parts).decode(dbapi.encoding if hasattr(dbapi, "encoding") else "utf8")
+
+
+def _text(sql: str | bytes) -> str:
+    return sql.decode() if isinstance(sql, bytes) else sql
 
 
 _compiled: dict[tuple[int, str], tuple[ClauseElement, Compiled]] = {}

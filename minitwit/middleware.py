@@ -3,11 +3,13 @@ bounded request bodies (``BodyLimitMiddleware``)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
+import secrets
 import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 from loguru import logger
@@ -21,25 +23,52 @@ from minitwit.metrics import Metrics, route_template
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 RETRY_AFTER_SECONDS = 1
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+class _RequestIds:
+    """Request ids as 32 hex digits: 16 random per process, then a counter. Unique like a
+    uuid4 across processes and replicas, without a uuid4 (and its urandom call) per request."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a forked worker is another process
+
+    def reset(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.counter = itertools.count(1)
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+REQUEST_IDS = _RequestIds()
+
+
 class RequestMiddleware:
-    """Request id, one access-log line and the HTTP metrics for every request."""
+    """Request id, one access-log line and the HTTP metrics for every request; ``headers``
+    go on every HTTP response (the security headers: mounted outermost, so the error answers
+    of the middleware inside, and this one's own 500, carry them too)."""
 
     def __init__(
-        self, app: ASGIApp, metrics: Metrics, pool_usage: Callable[[], int] | None = None
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        pool_usage: Callable[[], int] | None = None,
+        headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.pool_usage = pool_usage
+        self.headers = tuple(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or REQUEST_IDS.new()
         status = 500
         began = time.perf_counter()
         responded = False
@@ -49,8 +78,11 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 responded = True
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers = [
+                    *message.get("headers", ()),
+                    (REQUEST_ID_HEADER_BYTES, request_id.encode()),
+                    *self.headers,
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 

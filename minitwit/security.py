@@ -1,14 +1,14 @@
 """Browser-facing protections that hold for every route: response headers, and the refusal of
 cross-site requests that would act with the session cookie.
 
-Both are pure ASGI and do their work with precomputed bytes, so the simulator's REST path pays
-one extra call per response for the headers and nothing for the cross-site guard, which only
-wraps the routes that read the cookie (GraphQL and the pages).
+The headers are precomputed bytes that ``RequestMiddleware`` (outermost) appends to every
+HTTP response, so they cost the simulator's REST path no layer of its own. The cross-site
+guard is pure ASGI and only wraps the routes that read the cookie (GraphQL and the pages).
 """
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minitwit.middleware import send_json_error
 
@@ -26,31 +26,6 @@ CROSS_SITE_REFUSED = (
     " something must come from this site's own pages"
 )
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-
-
-class SecurityHeaders:
-    """Append ``SECURITY_HEADERS`` to every HTTP response of ``app``.
-
-    Mount it outermost, so the error answers of the middleware inside it (413, 408, the
-    masked 500 and the 503) carry the headers too::
-
-        app = Starlette(middleware=[Middleware(SecurityHeaders), ...])
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class SameOriginGuard:

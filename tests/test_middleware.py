@@ -13,6 +13,7 @@ from starlette.types import Message
 
 from minitwit.app import create_app
 from minitwit.db import UNAVAILABLE
+from minitwit.middleware import REQUEST_IDS
 from minitwit.settings import Settings
 from tests.asgi import AppClient
 from tests.servers import TEST_SECRET, free_port
@@ -37,6 +38,17 @@ def nowhere() -> Iterator[AppClient]:
     )
     with AppClient(create_app(settings)) as client:
         yield client
+
+
+def test_generated_request_ids_are_unique_within_and_across_processes() -> None:
+    """32 hex digits like a uuid4's; a forked worker runs ``reset`` and draws a new prefix."""
+    ids = [REQUEST_IDS.new() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    before = REQUEST_IDS.prefix
+    REQUEST_IDS.reset()
+    assert REQUEST_IDS.prefix != before
+    assert REQUEST_IDS.new() not in ids
 
 
 def test_a_well_formed_request_id_comes_back_and_others_are_replaced(

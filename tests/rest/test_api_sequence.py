@@ -97,3 +97,13 @@ def test_default_no_is_100_and_no_caps_the_list(sim: httpx.Client) -> None:
     assert sim.get("/msgs/Many Posts", params={"no": 0}).json() == []
     assert len(sim.get("/msgs/Many Posts", params={"no": 1000}).json()) == 105
     assert sim.get("/msgs/Many Posts", params={"no": 1}).json()[0]["content"] == "post 104"
+
+
+def test_text_outside_ascii_is_stored_as_sent_by_the_batched_write(sim: httpx.Client) -> None:
+    """A simulator tweet with ``latest`` is several statements sent as one query string on
+    PostgreSQL (the action, its idempotency record, ``latest``): the text survives it."""
+    text = "\ufeff“Quotes” — £ æ é œ 'single' %(not a param)s 🎉"
+    assert sim.post("/register", json={"username": "ünï", "email": "u@x", "pwd": "p"}).is_success
+    assert sim.post("/msgs/ünï?latest=77", json={"content": text}).status_code == 204
+    assert sim.get("/latest").json() == {"latest": 77}
+    assert sim.get("/msgs/ünï").json()[0]["content"] == text
