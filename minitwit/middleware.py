@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 from loguru import logger
-from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -139,8 +138,17 @@ async def send_json_error(
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
-    given = Headers(scope=scope).get(REQUEST_ID_HEADER)
+    given = header(scope, REQUEST_ID_HEADER_BYTES)
     return given if given is not None and _REQUEST_ID_PATTERN.match(given) else None
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the header ``name`` (lower case), read from the raw ASGI headers:
+    this runs for every request, and Starlette's ``Headers`` decodes every name to find one."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class BodyTooLarge(Exception):
@@ -176,14 +184,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        length = headers.get("content-length")
+        length = header(scope, b"content-length")
         if length is not None and (
             not (length.isascii() and length.isdigit()) or int(length) > self.max_bytes
         ):
             await self._refuse(scope, send, 413)
             return
-        declares_body = (length is not None and length != "0") or "transfer-encoding" in headers
+        declares_body = (length is not None and length != "0") or (
+            header(scope, b"transfer-encoding") is not None
+        )
         if not declares_body:  # nothing to bound: no wrapping
             await self.app(scope, receive, send)
             return

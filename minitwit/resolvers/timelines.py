@@ -48,6 +48,14 @@ class MessageView(NamedTuple):
     author_is_moderator: bool
 
 
+class Brief(NamedTuple):
+    """What the simulator's message lists show of a message: no id, no paging, no flag."""
+
+    text: str
+    pub_date: int
+    author_username: str
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """A page of messages, newest first, and whether more lie beyond either end.
@@ -148,6 +156,19 @@ def _statement(kind: Kind, paging: Paging, dialect: str) -> Select[*tuple[Any, .
         .limit(bindparam("limit"))
     )
     return statement
+
+
+@cache
+def _brief_statement(kind: Kind) -> Select[str, int, str]:
+    """The newest ``limit`` messages of a timeline, three columns each: the simulator's lists
+    read no more than they show (every column costs the driver a conversion per row)."""
+    return (
+        select(col(Message.text), col(Message.pub_date), col(User.username))
+        .join(User, col(User.id) == col(Message.author_id))
+        .where(_where(kind))
+        .order_by(col(Message.pub_date).desc(), col(Message.id).desc())
+        .limit(bindparam("limit"))
+    )
 
 
 def _home_by_author(paging: Paging) -> Select[*tuple[Any, ...]]:
@@ -268,15 +289,26 @@ def user_timeline(
     )
 
 
-def user_timeline_by_name(tx: Tx, *, username: str, limit: int) -> Page:
-    """A user's timeline found by name, in one statement when it has messages; an unknown
-    name is NotFound."""
+def public_messages(tx: Tx, *, limit: int) -> list[Brief]:
+    """The public timeline's ``limit`` newest messages, in brief, in one statement."""
+    if limit <= 0:
+        return []
+    return list(map(_brief, tx.fetch(_brief_statement("public"), {"limit": limit})))
+
+
+def user_messages_by_name(tx: Tx, *, username: str, limit: int) -> list[Brief]:
+    """A user's ``limit`` newest messages, in brief, found by name in one statement when
+    there are any; an unknown name is NotFound."""
     if not is_plausible_username(username):
         raise no_such_user(username)
-    page = _timeline(tx, "user_named", limit=limit, username=username)
-    if not page.items:
+    params = {"username": username, "limit": limit}
+    found = list(map(_brief, tx.fetch(_brief_statement("user_named"), params))) if limit > 0 else []
+    if not found:
         require_user(tx, username)
-    return page
+    return found
+
+
+_brief = partial(tuple.__new__, Brief)
 
 
 def home_timeline(

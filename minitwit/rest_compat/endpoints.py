@@ -27,7 +27,6 @@ from starlette.types import Scope
 from minitwit.db import Database, Tx, log_failure
 from minitwit.resolvers import accounts, latest, messages, social, timelines
 from minitwit.resolvers.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from minitwit.resolvers.timelines import MessageView
 from minitwit.rest_compat import openapi, operations
 from minitwit.rest_compat.parsing import (
     follow_action,
@@ -100,10 +99,8 @@ def _dispatch(handlers: dict[str, Endpoint]) -> Endpoint:
     return endpoint
 
 
-def _message_list(items: Sequence[MessageView]) -> bytes:
-    return encode(
-        [{"content": m.text, "pub_date": m.pub_date, "user": m.author_username} for m in items]
-    )
+def _message_list(items: Sequence[timelines.Brief]) -> bytes:
+    return encode([{"content": text, "pub_date": date, "user": user} for text, date, user in items])
 
 
 class SimulatorApi:
@@ -368,11 +365,11 @@ class _LatestOnCommit:
 
 
 def _public_messages(tx: Tx, limit: int) -> bytes:
-    return _message_list(timelines.public_timeline(tx, limit=limit).items)
+    return _message_list(timelines.public_messages(tx, limit=limit))
 
 
 def _user_messages(tx: Tx, username: str, limit: int) -> bytes:
-    return _message_list(timelines.user_timeline_by_name(tx, username=username, limit=limit).items)
+    return _message_list(timelines.user_messages_by_name(tx, username=username, limit=limit))
 
 
 def _post_message(tx: Tx, username: str, content: str | Invalid, max_length: int) -> None:
