@@ -100,6 +100,7 @@ def replay_figures(report: Report) -> dict[str, Any]:
         "max_ms": round((ordered[-1] if ordered else 0.0) * 1000, 2),
         "errors": report.errors,
         "over_300ms": sum(1 for x in ordered if x >= SLOW),
+        "over_300ms_by_kind": dict(sorted(report.slow.items())),
         "statuses": dict(sorted(report.statuses.items())),
     }
 

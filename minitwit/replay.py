@@ -137,6 +137,7 @@ class Report:
     workers: int
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    slow: Counter[str] = field(default_factory=Counter)  # requests >= 300 ms, by action kind
     errors: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
 
@@ -234,6 +235,8 @@ class Replayer:
     def _record(self, outcome: Outcome) -> None:
         with self._lock:
             self.report.latencies.append(outcome.seconds)
+            if outcome.seconds >= DEFAULT_TIMEOUT:
+                self.report.slow[outcome.action.kind] += 1
             self.report.statuses[outcome.failure or str(outcome.status)] += 1
             if not outcome.ok:
                 self.report.errors += 1

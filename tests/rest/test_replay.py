@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -220,3 +221,24 @@ def test_the_replayer_sends_what_the_simulator_sends(tmp_path: Path) -> None:
     stamp, rest = line[:19], line[19:]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", stamp), line
     assert rest == f",{live.url}/,8,500,follow"
+
+
+def test_requests_the_simulator_would_give_up_on_are_counted_by_kind() -> None:
+    """An answer after 0.3 s fails at the simulator: the report counts those by action kind
+    (so a benchmark can say which requests make the tail), fast ones not at all."""
+
+    async def answer(request: Request) -> Response:
+        if "slow" in request.url.path:
+            await anyio.sleep(0.35)  # the server under test is slow on purpose
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/{path:path}", answer, methods=["POST"])])
+    with LiveServer(app) as live:
+        actions = [
+            Action.parse(scenario_line(1, "tweet", "slow", "hi")),
+            Action.parse(scenario_line(2, "follow", "slow", "ann")),
+            Action.parse(scenario_line(3, "tweet", "fast", "hi")),
+        ]
+        report = replay(live.url + "/", actions, out=io.StringIO(), timeout=30)
+    assert report.errors == 0
+    assert dict(report.slow) == {"tweet": 1, "follow": 1}
