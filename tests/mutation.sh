@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -e '.[test,mutation]'
+.venv/bin/pip install -q -c constraints.txt -e '.[test,mutation]'
 # The mutants run in process: nothing may require PostgreSQL, a browser or the shared data.
 unset MINITWIT_REQUIRE_PG MINITWIT_REQUIRE_BROWSER MINITWIT_REQUIRE_SHARED PYTEST_ADDOPTS
 rm -rf mutants

@@ -7,7 +7,7 @@ from werkzeug.security import generate_password_hash
 
 from minitwit.db import Database
 from minitwit.models import User
-from minitwit.resolvers import accounts, latest, messages, social, timelines
+from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.factories import PASSWORD, make_message, make_user
 from tests.test_passwords import werkzeug_hash
@@ -228,7 +228,7 @@ def test_unpostable_messages_are_refused(db: Database, text: str, error: str) ->
     ann = make_user(db, "ann")
     with db.transaction(write=True) as tx, pytest.raises(Invalid) as raised:
         messages.post_message(tx, author=ann, text=text)
-    assert raised.value.message == error
+    assert (raised.value.message, raised.value.field) == (error, "text")
 
 
 def test_a_posted_message_keeps_its_text_exactly(db: Database) -> None:
@@ -247,3 +247,75 @@ def test_latest_is_minus_one_until_set_then_the_last_value_received(db: Database
             latest.set_latest(tx, value)
     with db.transaction() as tx:
         assert latest.get_latest(tx) == 0
+
+
+def test_every_page_reads_forwards_unless_asked_backwards(db: Database) -> None:
+    """Without ``backward``, a page shorter than the list is its start (the newest messages,
+    the earliest follows), not its end."""
+    ann, bob, cid = make_user(db, "ann"), make_user(db, "bob"), make_user(db, "cid")
+    assert ann.id is not None
+    assert bob.id is not None
+    for i in range(3):
+        make_message(db, ann, f"ann {i}", 100 + i)
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=bob, whom="ann")
+        social.follow(tx, who=cid, whom="ann")
+        social.follow(tx, who=ann, whom="bob")
+        social.follow(tx, who=ann, whom="cid")
+    with db.transaction(write=True) as tx:
+        for message in timelines.public_timeline(tx, limit=3).items:
+            messages.set_flagged(tx, message_id=message.id, flagged=True, moderator=None)
+    with db.transaction() as tx:
+        flagged = timelines.flagged_messages(tx, limit=2)
+    make_message(db, ann, "ann 3", 103)
+    make_message(db, ann, "ann 4", 104)
+    with db.transaction() as tx:
+        public = timelines.public_timeline(tx, limit=1)
+        own = timelines.user_timeline(tx, user_id=ann.id, limit=1)
+        home = timelines.home_timeline(tx, user_id=bob.id, limit=1)
+        following = social.following_page(tx, user_id=ann.id, limit=1)
+        followers = social.followers_page(tx, user_id=ann.id, limit=1)
+    assert [m.text for m in flagged.items] == ["ann 2", "ann 1"]
+    assert (flagged.has_next, flagged.has_previous) == (True, False)
+    for page in (public, own, home):
+        assert [m.text for m in page.items] == ["ann 4"]
+        assert (page.has_next, page.has_previous) == (True, False)
+    assert [user.username for user, _ in following.items] == ["bob"]
+    assert [user.username for user, _ in followers.items] == ["bob"]
+    assert (followers.has_next, followers.has_previous) == (True, False)
+
+
+def test_a_page_is_first_or_last_and_giving_both_is_refused_naming_last() -> None:
+    with pytest.raises(Invalid) as raised:
+        timelines.page_window(2, 3, default=30, maximum=100)
+    assert (raised.value.message, raised.value.field) == ("Give first or last, not both", "last")
+    window = timelines.page_window
+    assert window(None, None, default=30, maximum=100) == timelines.Window(30, False)
+    assert window(2, None, default=30, maximum=100) == timelines.Window(2, False)
+    assert window(None, 3, default=30, maximum=100) == timelines.Window(3, True)
+    with pytest.raises(Invalid) as raised:
+        window(None, 101, default=30, maximum=100)
+    assert (raised.value.message, raised.value.field) == ("last must be between 0 and 100", "last")
+
+
+def test_a_token_signs_in_its_own_user_until_it_ends_or_expires(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob")
+    assert ann.id is not None
+    assert bob.id is not None
+    with db.transaction(write=True) as tx:
+        ann_token = sign_ins.start(tx, user_id=ann.id, max_age=3600)
+        expired = sign_ins.start(tx, user_id=ann.id, max_age=0)
+        bob_token = sign_ins.start(tx, user_id=bob.id, max_age=3600)
+    assert len({ann_token, expired, bob_token}) == 3
+    with db.transaction() as tx:
+        users = [sign_ins.user_for(tx, t) for t in (ann_token, bob_token)]
+        assert [(u.id, u.username) for u in users if u] == [(ann.id, "ann"), (bob.id, "bob")]
+        assert sign_ins.user_for(tx, expired) is None
+        assert sign_ins.user_for(tx, ann_token[:-1]) is None
+    with db.transaction(write=True) as tx:
+        sign_ins.end(tx, ann_token)
+    with db.transaction() as tx:
+        assert sign_ins.user_for(tx, ann_token) is None
+        still = sign_ins.user_for(tx, bob_token)
+        assert still is not None
+        assert still.id == bob.id
