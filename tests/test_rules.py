@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.models import Follower, Message, User
-from minitwit.resolvers import legacy, messages, timelines
+from minitwit.resolvers import legacy, messages, social, timelines
 from minitwit.resolvers.errors import Forbidden, NotFound
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
@@ -574,3 +574,43 @@ def test_the_resolver_itself_refuses_moderation_by_a_user_who_is_no_moderator(
     with db.transaction(write=True, atomic=True) as tx, pytest.raises(NotFound) as missing:
         messages.set_flagged(tx, message_id=999, flagged=True, moderator=None)
     assert (missing.value.message, missing.value.field) == ("There is no message 999", "id")
+
+
+@pytest.mark.parametrize(
+    ("pw_hash", "form"),
+    [
+        ("pbkdf2:sha256:600000$salt$digest", "pbkdf2:sha256:600000"),
+        ("$2b$12$saltsaltsaltsaltsaltsdigest", "$2b"),
+        ("$argon2id$v=19$m=65536,t=3,p=4$salt$digest", "$argon2id"),
+        ("scrypt$salt$digest$", "scrypt"),
+        ("bare", "no method"),
+        ("$bare", "no method"),
+        ("m" * 45 + "$salt", "m" * 40),
+        ("a\x00b$salt", "unprintable"),
+    ],
+)
+def test_a_legacy_hash_is_reported_by_its_method_alone(pw_hash: str, form: str) -> None:
+    """What the import report prints of a hash it skips: the method, never salt or digest."""
+    assert legacy._form(pw_hash) == form
+
+
+def test_following_and_followers_page_both_ways_in_the_order_followed(db: Database) -> None:
+    ann, bob, cid, dan = (make_user(db, name) for name in ("ann", "bob", "cid", "dan"))
+    assert ann.id is not None
+    with db.session(write=True) as session:
+        for at, other in enumerate((bob, cid, dan), start=1):
+            assert other.id is not None
+            session.add(Follower(who_id=ann.id, whom_id=other.id, followed_at=at))
+            session.add(Follower(who_id=other.id, whom_id=ann.id, followed_at=at))
+    for page_of_people in (social.following_page, social.followers_page):
+        with db.transaction() as tx:
+            last = page_of_people(tx, user_id=ann.id, limit=2, backward=True)
+            cursor = last.end_cursor
+            assert cursor is not None
+            before = page_of_people(tx, user_id=ann.id, limit=5, before=cursor)
+            after = page_of_people(tx, user_id=ann.id, limit=5, after=cursor)
+        assert [u.username for u, _ in last.items] == ["cid", "dan"]
+        assert [at for _, at in last.items] == [2, 3]
+        assert (last.has_previous, last.has_next) == (True, False)
+        assert [u.username for u, _ in before.items] == ["bob", "cid"]
+        assert after.items == []
