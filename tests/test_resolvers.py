@@ -319,3 +319,37 @@ def test_a_token_signs_in_its_own_user_until_it_ends_or_expires(db: Database) ->
         still = sign_ins.user_for(tx, bob_token)
         assert still is not None
         assert still.id == bob.id
+
+
+def test_a_message_by_id_is_its_view_and_an_unknown_id_none(db: Database) -> None:
+    ann = make_user(db, "ann")
+    message_id = make_message(db, ann, "hi", 5)
+    with db.transaction() as tx:
+        assert timelines.message_by_id(tx, message_id + 1) is None
+        view = timelines.message_by_id(tx, message_id)
+    assert view is not None
+    assert (view.id, view.text, view.pub_date, view.author_username) == (message_id, "hi", 5, "ann")
+
+
+def test_follows_and_unfollows_are_recorded_as_the_metrics_events(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob")
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=ann, whom="bob")
+        assert social.unfollow(tx, who=ann, whom="bob").username == "bob"
+        assert social.unfollow(tx, who=ann, whom=bob).username == "bob"
+        social.follow_by_names(tx, who_name="ann", whom_name="bob")
+        social.unfollow_by_names(tx, who_name="ann", whom_name="bob")
+        events = list(tx.events)
+    assert events == ["followed", "unfollowed", "unfollowed", "followed", "unfollowed"]
+
+
+@pytest.mark.parametrize("username", ["zed", "", "nul\x00name", "z" * 65])
+def test_the_follows_of_an_unknown_name_are_not_found_naming_it(
+    db: Database, username: str
+) -> None:
+    with db.transaction() as tx, pytest.raises(NotFound) as raised:
+        social.following_by_name(tx, username=username)
+    assert (raised.value.message, raised.value.field) == (
+        f"There is no user {username!r}",
+        "username",
+    )
