@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.models import RateCounter
+from minitwit.resolvers import throttle
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.asgi import AppClient
 from tests.conftest import PostgresDatabases
@@ -248,3 +249,32 @@ def test_two_server_processes_share_the_limits_by_the_proxys_address(
         for server in servers:
             server.stop()
         postgres.drop(url)
+
+
+def test_a_counter_left_from_another_window_starts_again_from_one(
+    app: tuple[Settings, Database],
+) -> None:
+    """A counter of an older window that has not expired (the window setting was longer
+    when it was stored) does not add to the new window's hits: they start again at one."""
+    _, db = app
+    now = int(time.time())
+    limit = throttle.Limit(attempts=5, window=60)
+    with db.transaction(write=True) as tx:
+        tx.write(
+            (
+                insert(RateCounter).values(
+                    scope="sign_in_address",
+                    key=throttle._digest("10.0.0.1"),
+                    window_start=now - 86_400,
+                    hits=99,
+                    expires_at=now + 3600,
+                ),
+                {},
+            )
+        )
+    with db.transaction(write=True) as tx:
+        throttle.count(tx, "Too many", ("sign_in_address", "10.0.0.1", limit))
+    with db.transaction(write=True) as tx:
+        throttle.count(tx, "Too many", ("sign_in_address", "10.0.0.1", limit))
+        rows = tx.execute(select(RateCounter.hits, RateCounter.window_start)).all()
+    assert rows == [(2, now - now % 60)] or rows == [(1, now - now % 60 + 60)]
