@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.security import generate_password_hash
 
-from minitwit.db import Database
+from minitwit.db import Change, Database
 from minitwit.models import User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
@@ -352,4 +352,29 @@ def test_the_follows_of_an_unknown_name_are_not_found_naming_it(
     assert (raised.value.message, raised.value.field) == (
         f"There is no user {username!r}",
         "username",
+    )
+
+
+def test_posting_and_moderation_record_their_events_and_announce_their_changes(
+    db: Database,
+) -> None:
+    """The events feed the metrics, the changes the live timelines."""
+    ann, bob = make_user(db, "ann"), make_user(db, "bob", moderator=True)
+    assert ann.id is not None
+    with db.transaction(write=True) as tx:
+        posted = messages.post_message(tx, author=ann, text="hi")
+        messages.set_flagged(tx, message_id=posted.id, flagged=True, moderator=bob)
+        messages.set_flagged(tx, message_id=posted.id, flagged=False, moderator=None)
+        events, changes = list(tx.events), list(tx.changes)
+    assert events == ["message_posted", "message_flagged", "message_unflagged"]
+    assert changes == [
+        Change("posted", posted.id, ann.id),
+        Change("flagged", posted.id, ann.id),
+        Change("unflagged", posted.id, ann.id),
+    ]
+    with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+        messages.set_flagged(tx, message_id=posted.id + 1, flagged=True, moderator=bob)
+    assert (raised.value.message, raised.value.field) == (
+        f"There is no message {posted.id + 1}",
+        "id",
     )
