@@ -18,7 +18,7 @@ from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.models import Follower, Message, User
 from minitwit.resolvers import legacy, messages, social, timelines
-from minitwit.resolvers.errors import Forbidden, NotFound
+from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -614,3 +614,17 @@ def test_following_and_followers_page_both_ways_in_the_order_followed(db: Databa
         assert (last.has_previous, last.has_next) == (True, False)
         assert [u.username for u, _ in before.items] == ["bob", "cid"]
         assert after.items == []
+
+
+def test_a_page_of_people_names_the_cursor_it_refuses_and_may_hold_nobody(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob")
+    assert ann.id is not None
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=ann, whom=bob)
+    with db.transaction() as tx:
+        for field in ("after", "before"):
+            with pytest.raises(Invalid) as raised:
+                social.following_page(tx, user_id=ann.id, limit=1, **{field: "???"})
+            assert (raised.value.message, raised.value.field) == ("Invalid cursor", field)
+        empty = social.following_page(tx, user_id=ann.id, limit=0)
+    assert (list(empty.items), empty.has_next, empty.has_previous) == ([], False, False)
