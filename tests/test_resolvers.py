@@ -378,3 +378,41 @@ def test_posting_and_moderation_record_their_events_and_announce_their_changes(
         f"There is no message {posted.id + 1}",
         "id",
     )
+
+
+def test_a_posted_message_is_returned_as_a_timeline_shows_it(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob", moderator=True)
+    with db.transaction(write=True) as tx:
+        posted = [
+            messages.post_message(tx, author=ann, text="hi"),
+            messages.post_message(tx, author=bob, text=" ", allow_empty=True),
+        ]
+    with db.transaction() as tx:
+        assert posted == [timelines.message_by_id(tx, view.id) for view in posted]
+    assert [(v.author_username, v.author_is_moderator) for v in posted] == [
+        ("ann", False),
+        ("bob", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "whom", "unknown"),
+    [
+        ("zed", "ann", "zed"),
+        ("ann", "zed", "zed"),
+        ("", "ann", ""),
+        ("ann", "z" * 65, "z" * 65),
+        ("zed", "z" * 65, "zed"),
+    ],
+)
+def test_following_by_names_names_the_unknown_one(
+    db: Database, who: str, whom: str, unknown: str
+) -> None:
+    make_user(db, "ann")
+    for change in (social.follow_by_names, social.unfollow_by_names):
+        with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+            change(tx, who_name=who, whom_name=whom)
+        assert (raised.value.message, raised.value.field) == (
+            f"There is no user {unknown!r}",
+            "username",
+        )

@@ -628,3 +628,50 @@ def test_a_page_of_people_names_the_cursor_it_refuses_and_may_hold_nobody(db: Da
             assert (raised.value.message, raised.value.field) == ("Invalid cursor", field)
         empty = social.following_page(tx, user_id=ann.id, limit=0)
     assert (list(empty.items), empty.has_next, empty.has_previous) == ([], False, False)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "locks"),
+    [
+        ("POST", "/msgs/ann", {"content": "hi"}, True),
+        ("POST", "/msgs/ann?latest=3", {"content": "hi"}, True),
+        ("POST", "/fllws/ann", {"follow": "bob"}, True),
+        ("POST", "/fllws/ann?latest=4", {"follow": "bob"}, True),
+        ("GET", "/msgs/ann", None, False),
+        ("GET", "/fllws/ann", None, False),
+    ],
+)
+def test_a_sqlite_simulator_write_takes_the_write_lock_first_and_a_read_never(
+    sqlite_server: LiveServer, method: str, path: str, body: dict[str, str] | None, locks: bool
+) -> None:
+    """A write starts as a writer (BEGIN IMMEDIATE), so it never deadlocks upgrading a read
+    lock; a read without ``latest`` stays a reader and blocks no writer. Another connection
+    tries to commit a write as the request runs its first statement."""
+    server = sqlite_server
+    make_user(server.db, "ann")
+    make_user(server.db, "bob")
+    path_of_db = server.db.settings.database_url.removeprefix("sqlite:///")
+    other_writes: list[str] = []
+
+    def write_from_elsewhere(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("BEGIN") or other_writes:
+            return
+        other = sqlite3.connect(path_of_db, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE users SET created_at = created_at + 1")
+            other.execute("COMMIT")
+            other_writes.append("committed")
+        except sqlite3.OperationalError as error:
+            other_writes.append(str(error))
+        finally:
+            other.close()
+
+    event.listen(server.db.engine, "before_cursor_execute", write_from_elsewhere)
+    try:
+        with sim(server) as client:
+            response = client.request(method, path, json=body)
+    finally:
+        event.remove(server.db.engine, "before_cursor_execute", write_from_elsewhere)
+    assert response.status_code in (200, 204), response.text
+    assert other_writes == (["database is locked"] if locks else ["committed"])
