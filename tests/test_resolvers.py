@@ -344,7 +344,7 @@ def test_follows_and_unfollows_are_recorded_as_the_metrics_events(db: Database) 
 
 
 @pytest.mark.parametrize("username", ["zed", "", "nul\x00name", "z" * 65])
-def test_the_follows_of_an_unknown_name_are_not_found_naming_it(
+def test_the_follows_and_messages_of_an_unknown_name_are_not_found_naming_it(
     db: Database, username: str
 ) -> None:
     with db.transaction() as tx, pytest.raises(NotFound) as raised:
@@ -353,6 +353,9 @@ def test_the_follows_of_an_unknown_name_are_not_found_naming_it(
         f"There is no user {username!r}",
         "username",
     )
+    with db.transaction() as tx, pytest.raises(NotFound) as again:
+        timelines.user_timeline_by_name(tx, username=username, limit=5)
+    assert (again.value.message, again.value.field) == (raised.value.message, "username")
 
 
 def test_posting_and_moderation_record_their_events_and_announce_their_changes(
