@@ -278,3 +278,13 @@ def test_a_counter_left_from_another_window_starts_again_from_one(
         throttle.count(tx, "Too many", ("sign_in_address", "10.0.0.1", limit))
         rows = tx.execute(select(RateCounter.hits, RateCounter.window_start)).all()
     assert rows == [(2, now - now % 60)] or rows == [(1, now - now % 60 + 60)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(1, "1 seconds"), (119, "119 seconds"), (120, "2 minutes"), (121, "3 minutes")],
+)
+def test_a_wait_is_said_in_seconds_under_two_minutes_else_in_minutes_rounded_up(
+    seconds: int, said: str
+) -> None:
+    assert throttle._duration(seconds) == said
