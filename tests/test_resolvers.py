@@ -79,11 +79,12 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
                 created_at=0,
             )
         )
-    accounts.sign_in(db, username="legacy", password="old pw")
+    signed_in = accounts.sign_in(db, username="legacy", password="old pw")
     with db.transaction() as tx:
         user = accounts.user_by_name(tx, "legacy")
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
+    assert signed_in.pw_hash == user.pw_hash, "the user returned carries the new hash"
     assert accounts.sign_in(db, username="legacy", password="old pw").id == user.id
 
 
@@ -419,3 +420,20 @@ def test_following_by_names_names_the_unknown_one(
             f"There is no user {unknown!r}",
             "username",
         )
+
+
+def test_the_longest_password_accepted_signs_in_and_a_longer_one_never(db: Database) -> None:
+    longest = "p" * accounts.PASSWORD_MAX_LENGTH
+    accounts.sign_up(db, username="ann", email="ann@x.dk", password=longest)
+    assert accounts.sign_in(db, username="ann", password=longest).username == "ann"
+    with pytest.raises(Invalid, match="Invalid password"):
+        accounts.sign_in(db, username="ann", password=longest + "p")
+
+
+def test_making_an_unknown_user_a_moderator_is_not_found_naming_them(db: Database) -> None:
+    make_user(db, "ann")
+    with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+        accounts.set_moderator(tx, username="zed")
+    assert (raised.value.message, raised.value.field) == ("There is no user 'zed'", "username")
+    with db.transaction(write=True) as tx:
+        assert accounts.set_moderator(tx, username="ann").is_moderator

@@ -609,11 +609,13 @@ def test_following_and_followers_page_both_ways_in_the_order_followed(db: Databa
             assert cursor is not None
             before = page_of_people(tx, user_id=ann.id, limit=5, before=cursor)
             after = page_of_people(tx, user_id=ann.id, limit=5, after=cursor)
+            exactly = page_of_people(tx, user_id=ann.id, limit=3)
         assert [u.username for u, _ in last.items] == ["cid", "dan"]
         assert [at for _, at in last.items] == [2, 3]
         assert (last.has_previous, last.has_next) == (True, False)
         assert [u.username for u, _ in before.items] == ["bob", "cid"]
         assert after.items == []
+        assert (len(exactly.items), exactly.has_next, exactly.has_previous) == (3, False, False)
 
 
 def test_a_page_of_people_names_the_cursor_it_refuses_and_may_hold_nobody(db: Database) -> None:

@@ -17,7 +17,8 @@ from sqlalchemy import func, insert, select
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.models import RateCounter
-from minitwit.resolvers import throttle
+from minitwit.resolvers import accounts, throttle
+from minitwit.resolvers.errors import Invalid, TooManyRequests
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.asgi import AppClient
 from tests.conftest import PostgresDatabases
@@ -288,3 +289,24 @@ def test_a_wait_is_said_in_seconds_under_two_minutes_else_in_minutes_rounded_up(
     seconds: int, said: str
 ) -> None:
     assert throttle._duration(seconds) == said
+
+
+def test_failed_sign_ins_count_against_the_whole_username(app: tuple[Settings, Database]) -> None:
+    """Two of the longest usernames that differ in their last character have a counter each."""
+    _, db = app
+    first, second = "a" * 63 + "x", "a" * 63 + "y"
+    make_user(db, first)
+    make_user(db, second)
+    off = throttle.Limit(attempts=0, window=60)
+    limits = throttle.Limits(
+        sign_in_per_username=throttle.Limit(attempts=2, window=3600),
+        sign_in_per_address=off,
+        sign_up_per_address=off,
+    )
+    attempt = throttle.Attempt("10.0.0.1", limits)
+    for _ in range(2):
+        with pytest.raises(Invalid):
+            accounts.sign_in(db, username=first, password="wrong", attempt=attempt)
+    with pytest.raises(TooManyRequests):
+        accounts.sign_in(db, username=first, password=PASSWORD, attempt=attempt)
+    assert accounts.sign_in(db, username=second, password=PASSWORD, attempt=attempt).id
