@@ -437,3 +437,16 @@ def test_making_an_unknown_user_a_moderator_is_not_found_naming_them(db: Databas
     assert (raised.value.message, raised.value.field) == ("There is no user 'zed'", "username")
     with db.transaction(write=True) as tx:
         assert accounts.set_moderator(tx, username="ann").is_moderator
+
+
+def test_follows_among_are_the_pairs_between_the_two_groups_only(db: Database) -> None:
+    ann, bob, cid, dan = (make_user(db, name) for name in ("ann", "bob", "cid", "dan"))
+    with db.transaction(write=True) as tx:
+        for who, whom in ((ann, bob), (ann, dan), (cid, bob), (bob, ann)):
+            social.follow(tx, who=who, whom=whom)
+    ids = {user.username: user.id or 0 for user in (ann, bob, cid, dan)}
+    with db.transaction() as tx:
+        pairs = social.follows_among(tx, who_ids=[ids["ann"], ids["bob"]], whom_ids=[ids["bob"]])
+        assert social.follows_among(tx, who_ids=[], whom_ids=[ids["bob"]]) == set()
+        assert social.follows_among(tx, who_ids=[ids["ann"]], whom_ids=[]) == set()
+    assert pairs == {(ids["ann"], ids["bob"])}
