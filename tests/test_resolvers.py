@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from sqlalchemy import insert
 from werkzeug.security import generate_password_hash
 
 from minitwit.db import Change, Database
-from minitwit.models import User
+from minitwit.models import SimulatorAction, User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.factories import PASSWORD, make_message, make_user
@@ -450,3 +453,40 @@ def test_follows_among_are_the_pairs_between_the_two_groups_only(db: Database) -
         assert social.follows_among(tx, who_ids=[], whom_ids=[ids["bob"]]) == set()
         assert social.follows_among(tx, who_ids=[ids["ann"]], whom_ids=[]) == set()
     assert pairs == {(ids["ann"], ids["bob"])}
+
+
+def test_a_cursor_refused_without_a_field_named_is_refused_as_after() -> None:
+    with pytest.raises(Invalid) as raised:
+        timelines.decode_cursor("???")
+    assert (raised.value.message, raised.value.field) == ("Invalid cursor", "after")
+
+
+def test_recorded_actions_are_pruned_at_most_once_a_minute_and_only_after_an_hour(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = int(time.time())
+    old, recent = latest.Action.of(1, "/msgs/ann", b"{}"), latest.Action.of(2, "/msgs/ann", b"{}")
+    with db.transaction(write=True) as tx:
+        tx.write(
+            (
+                insert(SimulatorAction).values(latest=1, digest=old.digest, received_at=now - 3601),
+                {},
+            ),
+            (
+                insert(SimulatorAction).values(
+                    latest=2, digest=recent.digest, received_at=now - 3500
+                ),
+                {},
+            ),
+        )
+    monkeypatch.setattr(latest, "_next_prune", 0.0)
+    first = latest.Action.of(3, "/msgs/ann", b"{}")
+    with db.transaction(write=True) as tx:
+        tx.write(*latest.claim(first))
+    with db.transaction() as tx:
+        assert [latest.claimed(tx, a) for a in (old, recent, first)] == [False, True, True]
+    with db.transaction(write=True) as tx:
+        tx.write((insert(SimulatorAction).values(latest=1, digest=old.digest, received_at=0), {}))
+        tx.write(*latest.claim(latest.Action.of(4, "/msgs/ann", b"{}")))
+    with db.transaction() as tx:
+        assert latest.claimed(tx, old), "no second prune within the minute"

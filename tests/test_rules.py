@@ -639,6 +639,7 @@ def test_a_page_of_people_names_the_cursor_it_refuses_and_may_hold_nobody(db: Da
         ("POST", "/msgs/ann?latest=3", {"content": "hi"}, True),
         ("POST", "/fllws/ann", {"follow": "bob"}, True),
         ("POST", "/fllws/ann?latest=4", {"follow": "bob"}, True),
+        ("GET", "/msgs", None, False),
         ("GET", "/msgs/ann", None, False),
         ("GET", "/fllws/ann", None, False),
     ],
