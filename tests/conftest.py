@@ -30,6 +30,7 @@ from starlette.applications import Starlette
 from minitwit import migrate
 from minitwit.app import create_app
 from minitwit.db import Database
+from minitwit.resolvers import social, timelines
 from minitwit.settings import Settings
 from tests.servers import REPO, TEST_SECRET, free_port
 
@@ -40,6 +41,17 @@ PG_ADMIN_URL = os.environ.get(
 REQUIRE_PG = os.environ.get("MINITWIT_REQUIRE_PG") == "1"
 REQUIRE_SHARED = os.environ.get("MINITWIT_REQUIRE_SHARED") == "1"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(autouse=True)
+def statements_built_afresh_under_mutation() -> None:
+    """Under mutation testing (tests/mutation.sh) every test builds the SQL statements the
+    resolvers cache per process. mutmut forks each mutant's test run from a process whose
+    unmutated test run filled those caches: without this, a mutant of a statement builder
+    would never be built, and would survive untested."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        timelines._statement.cache_clear()
+        social._people_statement.cache_clear()
 
 
 def shared_file(name: str) -> Path:

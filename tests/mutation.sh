@@ -5,17 +5,18 @@
 # Prints the score and writes the surviving mutants to mutants/survivors.txt; tests/MUTATION.md
 # records the last score and why each survivor survives. CPU-heavy: it runs at nice 19.
 #
-#   tests/mutation.sh                 # everything (about an hour on two busy cores)
-#   MUTMUT_CHILDREN=4 tests/mutation.sh
+#   tests/mutation.sh                 # everything (see tests/MUTATION.md for how long it took)
+#   MUTMUT_CHILDREN=1 tests/mutation.sh
+#   tests/mutation.sh "minitwit.resolvers.social.*"   # only the mutants matching these patterns
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -e '.[test,mutation]'
+.venv/bin/pip install -q -c constraints.txt -e '.[test,mutation]'
 # The mutants run in process: nothing may require PostgreSQL, a browser or the shared data.
 unset MINITWIT_REQUIRE_PG MINITWIT_REQUIRE_BROWSER MINITWIT_REQUIRE_SHARED PYTEST_ADDOPTS
 rm -rf mutants
 set +e
-nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-2}"
+nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-2}" "$@"
 status=$?
 set -e
 .venv/bin/mutmut results > mutants/survivors.txt || true

@@ -28,6 +28,7 @@ from minitwit.resolvers.validation import (
     global_id,
     is_storable,
     parse_global_id,
+    parse_id,
 )
 from minitwit.rest_compat.parsing import (
     follow_action,
@@ -365,3 +366,23 @@ def test_message_ids_out_of_range_or_malformed_are_refused_naming_the_argument(r
     with pytest.raises(Invalid) as again:
         parse_global_id(raw, "Message")
     assert (again.value.message, again.value.field) == ("Invalid id", "id")
+
+
+@pytest.mark.parametrize(
+    "raw", ["0", "2147483648", global_id("Message", 0), "x", global_id("User", 1)]
+)
+def test_a_refused_global_id_names_the_field_it_was_given(raw: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        parse_global_id(raw, "Message", "message id", field="target")
+    assert (raised.value.message, raised.value.field) == ("Invalid message id", "target")
+
+
+@pytest.mark.parametrize("raw", ["abc", "", "1.5", "0", "-3", str(INT32_MAX + 1)])
+def test_a_refused_id_says_what_it_is_and_names_its_field(raw: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        parse_id(raw, "user id", field="who")
+    assert (raised.value.message, raised.value.field) == ("Invalid user id", "who")
+    with pytest.raises(Invalid) as default:
+        parse_id(raw)
+    assert (default.value.message, default.value.field) == ("Invalid id", "id")
+    assert (parse_id("7"), parse_id(INT32_MAX)) == (7, INT32_MAX)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from sqlalchemy import insert
 from werkzeug.security import generate_password_hash
 
-from minitwit.db import Database
-from minitwit.models import User
-from minitwit.resolvers import accounts, latest, messages, social, timelines
+from minitwit.db import Change, Database
+from minitwit.models import SimulatorAction, User
+from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.factories import PASSWORD, make_message, make_user
 from tests.test_passwords import werkzeug_hash
@@ -79,11 +82,12 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
                 created_at=0,
             )
         )
-    accounts.sign_in(db, username="legacy", password="old pw")
+    signed_in = accounts.sign_in(db, username="legacy", password="old pw")
     with db.transaction() as tx:
         user = accounts.user_by_name(tx, "legacy")
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
+    assert signed_in.pw_hash == user.pw_hash, "the user returned carries the new hash"
     assert accounts.sign_in(db, username="legacy", password="old pw").id == user.id
 
 
@@ -228,7 +232,7 @@ def test_unpostable_messages_are_refused(db: Database, text: str, error: str) ->
     ann = make_user(db, "ann")
     with db.transaction(write=True) as tx, pytest.raises(Invalid) as raised:
         messages.post_message(tx, author=ann, text=text)
-    assert raised.value.message == error
+    assert (raised.value.message, raised.value.field) == (error, "text")
 
 
 def test_a_posted_message_keeps_its_text_exactly(db: Database) -> None:
@@ -247,3 +251,242 @@ def test_latest_is_minus_one_until_set_then_the_last_value_received(db: Database
             latest.set_latest(tx, value)
     with db.transaction() as tx:
         assert latest.get_latest(tx) == 0
+
+
+def test_every_page_reads_forwards_unless_asked_backwards(db: Database) -> None:
+    """Without ``backward``, a page shorter than the list is its start (the newest messages,
+    the earliest follows), not its end."""
+    ann, bob, cid = make_user(db, "ann"), make_user(db, "bob"), make_user(db, "cid")
+    assert ann.id is not None
+    assert bob.id is not None
+    for i in range(3):
+        make_message(db, ann, f"ann {i}", 100 + i)
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=bob, whom="ann")
+        social.follow(tx, who=cid, whom="ann")
+        social.follow(tx, who=ann, whom="bob")
+        social.follow(tx, who=ann, whom="cid")
+    with db.transaction(write=True) as tx:
+        for message in timelines.public_timeline(tx, limit=3).items:
+            messages.set_flagged(tx, message_id=message.id, flagged=True, moderator=None)
+    with db.transaction() as tx:
+        flagged = timelines.flagged_messages(tx, limit=2)
+    make_message(db, ann, "ann 3", 103)
+    make_message(db, ann, "ann 4", 104)
+    with db.transaction() as tx:
+        public = timelines.public_timeline(tx, limit=1)
+        own = timelines.user_timeline(tx, user_id=ann.id, limit=1)
+        home = timelines.home_timeline(tx, user_id=bob.id, limit=1)
+        following = social.following_page(tx, user_id=ann.id, limit=1)
+        followers = social.followers_page(tx, user_id=ann.id, limit=1)
+    assert [m.text for m in flagged.items] == ["ann 2", "ann 1"]
+    assert (flagged.has_next, flagged.has_previous) == (True, False)
+    for page in (public, own, home):
+        assert [m.text for m in page.items] == ["ann 4"]
+        assert (page.has_next, page.has_previous) == (True, False)
+    assert [user.username for user, _ in following.items] == ["bob"]
+    assert [user.username for user, _ in followers.items] == ["bob"]
+    assert (followers.has_next, followers.has_previous) == (True, False)
+
+
+def test_a_page_is_first_or_last_and_giving_both_is_refused_naming_last() -> None:
+    with pytest.raises(Invalid) as raised:
+        timelines.page_window(2, 3, default=30, maximum=100)
+    assert (raised.value.message, raised.value.field) == ("Give first or last, not both", "last")
+    window = timelines.page_window
+    assert window(None, None, default=30, maximum=100) == timelines.Window(30, False)
+    assert window(2, None, default=30, maximum=100) == timelines.Window(2, False)
+    assert window(None, 3, default=30, maximum=100) == timelines.Window(3, True)
+    with pytest.raises(Invalid) as raised:
+        window(None, 101, default=30, maximum=100)
+    assert (raised.value.message, raised.value.field) == ("last must be between 0 and 100", "last")
+
+
+def test_a_token_signs_in_its_own_user_until_it_ends_or_expires(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob")
+    assert ann.id is not None
+    assert bob.id is not None
+    with db.transaction(write=True) as tx:
+        ann_token = sign_ins.start(tx, user_id=ann.id, max_age=3600)
+        expired = sign_ins.start(tx, user_id=ann.id, max_age=0)
+        bob_token = sign_ins.start(tx, user_id=bob.id, max_age=3600)
+    assert len({ann_token, expired, bob_token}) == 3
+    with db.transaction() as tx:
+        users = [sign_ins.user_for(tx, t) for t in (ann_token, bob_token)]
+        assert [(u.id, u.username) for u in users if u] == [(ann.id, "ann"), (bob.id, "bob")]
+        assert sign_ins.user_for(tx, expired) is None
+        assert sign_ins.user_for(tx, ann_token[:-1]) is None
+    with db.transaction(write=True) as tx:
+        sign_ins.end(tx, ann_token)
+    with db.transaction() as tx:
+        assert sign_ins.user_for(tx, ann_token) is None
+        still = sign_ins.user_for(tx, bob_token)
+        assert still is not None
+        assert still.id == bob.id
+
+
+def test_a_message_by_id_is_its_view_and_an_unknown_id_none(db: Database) -> None:
+    ann = make_user(db, "ann")
+    message_id = make_message(db, ann, "hi", 5)
+    with db.transaction() as tx:
+        assert timelines.message_by_id(tx, message_id + 1) is None
+        view = timelines.message_by_id(tx, message_id)
+    assert view is not None
+    assert (view.id, view.text, view.pub_date, view.author_username) == (message_id, "hi", 5, "ann")
+
+
+def test_follows_and_unfollows_are_recorded_as_the_metrics_events(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob")
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=ann, whom="bob")
+        assert social.unfollow(tx, who=ann, whom="bob").username == "bob"
+        assert social.unfollow(tx, who=ann, whom=bob).username == "bob"
+        social.follow_by_names(tx, who_name="ann", whom_name="bob")
+        social.unfollow_by_names(tx, who_name="ann", whom_name="bob")
+        events = list(tx.events)
+    assert events == ["followed", "unfollowed", "unfollowed", "followed", "unfollowed"]
+
+
+@pytest.mark.parametrize("username", ["zed", "", "nul\x00name", "z" * 65])
+def test_the_follows_and_messages_of_an_unknown_name_are_not_found_naming_it(
+    db: Database, username: str
+) -> None:
+    with db.transaction() as tx, pytest.raises(NotFound) as raised:
+        social.following_by_name(tx, username=username)
+    assert (raised.value.message, raised.value.field) == (
+        f"There is no user {username!r}",
+        "username",
+    )
+    with db.transaction() as tx, pytest.raises(NotFound) as again:
+        timelines.user_timeline_by_name(tx, username=username, limit=5)
+    assert (again.value.message, again.value.field) == (raised.value.message, "username")
+
+
+def test_posting_and_moderation_record_their_events_and_announce_their_changes(
+    db: Database,
+) -> None:
+    """The events feed the metrics, the changes the live timelines."""
+    ann, bob = make_user(db, "ann"), make_user(db, "bob", moderator=True)
+    assert ann.id is not None
+    with db.transaction(write=True) as tx:
+        posted = messages.post_message(tx, author=ann, text="hi")
+        messages.set_flagged(tx, message_id=posted.id, flagged=True, moderator=bob)
+        messages.set_flagged(tx, message_id=posted.id, flagged=False, moderator=None)
+        events, changes = list(tx.events), list(tx.changes)
+    assert events == ["message_posted", "message_flagged", "message_unflagged"]
+    assert changes == [
+        Change("posted", posted.id, ann.id),
+        Change("flagged", posted.id, ann.id),
+        Change("unflagged", posted.id, ann.id),
+    ]
+    with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+        messages.set_flagged(tx, message_id=posted.id + 1, flagged=True, moderator=bob)
+    assert (raised.value.message, raised.value.field) == (
+        f"There is no message {posted.id + 1}",
+        "id",
+    )
+
+
+def test_a_posted_message_is_returned_as_a_timeline_shows_it(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob", moderator=True)
+    with db.transaction(write=True) as tx:
+        posted = [
+            messages.post_message(tx, author=ann, text="hi"),
+            messages.post_message(tx, author=bob, text=" ", allow_empty=True),
+        ]
+    with db.transaction() as tx:
+        assert posted == [timelines.message_by_id(tx, view.id) for view in posted]
+    assert [(v.author_username, v.author_is_moderator) for v in posted] == [
+        ("ann", False),
+        ("bob", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "whom", "unknown"),
+    [
+        ("zed", "ann", "zed"),
+        ("ann", "zed", "zed"),
+        ("", "ann", ""),
+        ("ann", "z" * 65, "z" * 65),
+        ("zed", "z" * 65, "zed"),
+    ],
+)
+def test_following_by_names_names_the_unknown_one(
+    db: Database, who: str, whom: str, unknown: str
+) -> None:
+    make_user(db, "ann")
+    for change in (social.follow_by_names, social.unfollow_by_names):
+        with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+            change(tx, who_name=who, whom_name=whom)
+        assert (raised.value.message, raised.value.field) == (
+            f"There is no user {unknown!r}",
+            "username",
+        )
+
+
+def test_the_longest_password_accepted_signs_in_and_a_longer_one_never(db: Database) -> None:
+    longest = "p" * accounts.PASSWORD_MAX_LENGTH
+    accounts.sign_up(db, username="ann", email="ann@x.dk", password=longest)
+    assert accounts.sign_in(db, username="ann", password=longest).username == "ann"
+    with pytest.raises(Invalid, match="Invalid password"):
+        accounts.sign_in(db, username="ann", password=longest + "p")
+
+
+def test_making_an_unknown_user_a_moderator_is_not_found_naming_them(db: Database) -> None:
+    make_user(db, "ann")
+    with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+        accounts.set_moderator(tx, username="zed")
+    assert (raised.value.message, raised.value.field) == ("There is no user 'zed'", "username")
+    with db.transaction(write=True) as tx:
+        assert accounts.set_moderator(tx, username="ann").is_moderator
+
+
+def test_follows_among_are_the_pairs_between_the_two_groups_only(db: Database) -> None:
+    ann, bob, cid, dan = (make_user(db, name) for name in ("ann", "bob", "cid", "dan"))
+    with db.transaction(write=True) as tx:
+        for who, whom in ((ann, bob), (ann, dan), (cid, bob), (bob, ann)):
+            social.follow(tx, who=who, whom=whom)
+    ids = {user.username: user.id or 0 for user in (ann, bob, cid, dan)}
+    with db.transaction() as tx:
+        pairs = social.follows_among(tx, who_ids=[ids["ann"], ids["bob"]], whom_ids=[ids["bob"]])
+        assert social.follows_among(tx, who_ids=[], whom_ids=[ids["bob"]]) == set()
+        assert social.follows_among(tx, who_ids=[ids["ann"]], whom_ids=[]) == set()
+    assert pairs == {(ids["ann"], ids["bob"])}
+
+
+def test_a_cursor_refused_without_a_field_named_is_refused_as_after() -> None:
+    with pytest.raises(Invalid) as raised:
+        timelines.decode_cursor("???")
+    assert (raised.value.message, raised.value.field) == ("Invalid cursor", "after")
+
+
+def test_recorded_actions_are_pruned_at_most_once_a_minute_and_only_after_an_hour(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = int(time.time())
+    old, recent = latest.Action.of(1, "/msgs/ann", b"{}"), latest.Action.of(2, "/msgs/ann", b"{}")
+    with db.transaction(write=True) as tx:
+        tx.write(
+            (
+                insert(SimulatorAction).values(latest=1, digest=old.digest, received_at=now - 3601),
+                {},
+            ),
+            (
+                insert(SimulatorAction).values(
+                    latest=2, digest=recent.digest, received_at=now - 3500
+                ),
+                {},
+            ),
+        )
+    monkeypatch.setattr(latest, "_next_prune", 0.0)
+    first = latest.Action.of(3, "/msgs/ann", b"{}")
+    with db.transaction(write=True) as tx:
+        tx.write(*latest.claim(first))
+    with db.transaction() as tx:
+        assert [latest.claimed(tx, a) for a in (old, recent, first)] == [False, True, True]
+    with db.transaction(write=True) as tx:
+        tx.write((insert(SimulatorAction).values(latest=1, digest=old.digest, received_at=0), {}))
+        tx.write(*latest.claim(latest.Action.of(4, "/msgs/ann", b"{}")))
+    with db.transaction() as tx:
+        assert latest.claimed(tx, old), "no second prune within the minute"

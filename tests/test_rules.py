@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.models import Follower, Message, User
-from minitwit.resolvers import legacy, messages, timelines
-from minitwit.resolvers.errors import Forbidden, NotFound
+from minitwit.resolvers import legacy, messages, social, timelines
+from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -574,3 +574,107 @@ def test_the_resolver_itself_refuses_moderation_by_a_user_who_is_no_moderator(
     with db.transaction(write=True, atomic=True) as tx, pytest.raises(NotFound) as missing:
         messages.set_flagged(tx, message_id=999, flagged=True, moderator=None)
     assert (missing.value.message, missing.value.field) == ("There is no message 999", "id")
+
+
+@pytest.mark.parametrize(
+    ("pw_hash", "form"),
+    [
+        ("pbkdf2:sha256:600000$salt$digest", "pbkdf2:sha256:600000"),
+        ("$2b$12$saltsaltsaltsaltsaltsdigest", "$2b"),
+        ("$argon2id$v=19$m=65536,t=3,p=4$salt$digest", "$argon2id"),
+        ("scrypt$salt$digest$", "scrypt"),
+        ("bare", "no method"),
+        ("$bare", "no method"),
+        ("m" * 45 + "$salt", "m" * 40),
+        ("a\x00b$salt", "unprintable"),
+    ],
+)
+def test_a_legacy_hash_is_reported_by_its_method_alone(pw_hash: str, form: str) -> None:
+    """What the import report prints of a hash it skips: the method, never salt or digest."""
+    assert legacy._form(pw_hash) == form
+
+
+def test_following_and_followers_page_both_ways_in_the_order_followed(db: Database) -> None:
+    ann, bob, cid, dan = (make_user(db, name) for name in ("ann", "bob", "cid", "dan"))
+    assert ann.id is not None
+    with db.session(write=True) as session:
+        for at, other in enumerate((bob, cid, dan), start=1):
+            assert other.id is not None
+            session.add(Follower(who_id=ann.id, whom_id=other.id, followed_at=at))
+            session.add(Follower(who_id=other.id, whom_id=ann.id, followed_at=at))
+    for page_of_people in (social.following_page, social.followers_page):
+        with db.transaction() as tx:
+            last = page_of_people(tx, user_id=ann.id, limit=2, backward=True)
+            cursor = last.end_cursor
+            assert cursor is not None
+            before = page_of_people(tx, user_id=ann.id, limit=5, before=cursor)
+            after = page_of_people(tx, user_id=ann.id, limit=5, after=cursor)
+            exactly = page_of_people(tx, user_id=ann.id, limit=3)
+        assert [u.username for u, _ in last.items] == ["cid", "dan"]
+        assert [at for _, at in last.items] == [2, 3]
+        assert (last.has_previous, last.has_next) == (True, False)
+        assert [u.username for u, _ in before.items] == ["bob", "cid"]
+        assert after.items == []
+        assert (len(exactly.items), exactly.has_next, exactly.has_previous) == (3, False, False)
+
+
+def test_a_page_of_people_names_the_cursor_it_refuses_and_may_hold_nobody(db: Database) -> None:
+    ann, bob = make_user(db, "ann"), make_user(db, "bob")
+    assert ann.id is not None
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=ann, whom=bob)
+    with db.transaction() as tx:
+        for field in ("after", "before"):
+            with pytest.raises(Invalid) as raised:
+                social.following_page(tx, user_id=ann.id, limit=1, **{field: "???"})
+            assert (raised.value.message, raised.value.field) == ("Invalid cursor", field)
+        empty = social.following_page(tx, user_id=ann.id, limit=0)
+    assert (list(empty.items), empty.has_next, empty.has_previous) == ([], False, False)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "locks"),
+    [
+        ("POST", "/msgs/ann", {"content": "hi"}, True),
+        ("POST", "/msgs/ann?latest=3", {"content": "hi"}, True),
+        ("POST", "/fllws/ann", {"follow": "bob"}, True),
+        ("POST", "/fllws/ann?latest=4", {"follow": "bob"}, True),
+        ("GET", "/msgs", None, False),
+        ("GET", "/msgs/ann", None, False),
+        ("GET", "/fllws/ann", None, False),
+    ],
+)
+def test_a_sqlite_simulator_write_takes_the_write_lock_first_and_a_read_never(
+    sqlite_server: LiveServer, method: str, path: str, body: dict[str, str] | None, locks: bool
+) -> None:
+    """A write starts as a writer (BEGIN IMMEDIATE), so it never deadlocks upgrading a read
+    lock; a read without ``latest`` stays a reader and blocks no writer. Another connection
+    tries to commit a write as the request runs its first statement."""
+    server = sqlite_server
+    make_user(server.db, "ann")
+    make_user(server.db, "bob")
+    path_of_db = server.db.settings.database_url.removeprefix("sqlite:///")
+    other_writes: list[str] = []
+
+    def write_from_elsewhere(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("BEGIN") or other_writes:
+            return
+        other = sqlite3.connect(path_of_db, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE users SET created_at = created_at + 1")
+            other.execute("COMMIT")
+            other_writes.append("committed")
+        except sqlite3.OperationalError as error:
+            other_writes.append(str(error))
+        finally:
+            other.close()
+
+    event.listen(server.db.engine, "before_cursor_execute", write_from_elsewhere)
+    try:
+        with sim(server) as client:
+            response = client.request(method, path, json=body)
+    finally:
+        event.remove(server.db.engine, "before_cursor_execute", write_from_elsewhere)
+    assert response.status_code in (200, 204), response.text
+    assert other_writes == (["database is locked"] if locks else ["committed"])

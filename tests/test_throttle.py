@@ -17,6 +17,8 @@ from sqlalchemy import func, insert, select
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.models import RateCounter
+from minitwit.resolvers import accounts, throttle
+from minitwit.resolvers.errors import Invalid, TooManyRequests
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.asgi import AppClient
 from tests.conftest import PostgresDatabases
@@ -248,3 +250,63 @@ def test_two_server_processes_share_the_limits_by_the_proxys_address(
         for server in servers:
             server.stop()
         postgres.drop(url)
+
+
+def test_a_counter_left_from_another_window_starts_again_from_one(
+    app: tuple[Settings, Database],
+) -> None:
+    """A counter of an older window that has not expired (the window setting was longer
+    when it was stored) does not add to the new window's hits: they start again at one."""
+    _, db = app
+    now = int(time.time())
+    limit = throttle.Limit(attempts=5, window=60)
+    with db.transaction(write=True) as tx:
+        tx.write(
+            (
+                insert(RateCounter).values(
+                    scope="sign_in_address",
+                    key=throttle._digest("10.0.0.1"),
+                    window_start=now - 86_400,
+                    hits=99,
+                    expires_at=now + 3600,
+                ),
+                {},
+            )
+        )
+    with db.transaction(write=True) as tx:
+        throttle.count(tx, "Too many", ("sign_in_address", "10.0.0.1", limit))
+    with db.transaction(write=True) as tx:
+        throttle.count(tx, "Too many", ("sign_in_address", "10.0.0.1", limit))
+        rows = tx.execute(select(RateCounter.hits, RateCounter.window_start)).all()
+    assert rows == [(2, now - now % 60)] or rows == [(1, now - now % 60 + 60)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(1, "1 seconds"), (119, "119 seconds"), (120, "2 minutes"), (121, "3 minutes")],
+)
+def test_a_wait_is_said_in_seconds_under_two_minutes_else_in_minutes_rounded_up(
+    seconds: int, said: str
+) -> None:
+    assert throttle._duration(seconds) == said
+
+
+def test_failed_sign_ins_count_against_the_whole_username(app: tuple[Settings, Database]) -> None:
+    """Two of the longest usernames that differ in their last character have a counter each."""
+    _, db = app
+    first, second = "a" * 63 + "x", "a" * 63 + "y"
+    make_user(db, first)
+    make_user(db, second)
+    off = throttle.Limit(attempts=0, window=60)
+    limits = throttle.Limits(
+        sign_in_per_username=throttle.Limit(attempts=2, window=3600),
+        sign_in_per_address=off,
+        sign_up_per_address=off,
+    )
+    attempt = throttle.Attempt("10.0.0.1", limits)
+    for _ in range(2):
+        with pytest.raises(Invalid):
+            accounts.sign_in(db, username=first, password="wrong", attempt=attempt)
+    with pytest.raises(TooManyRequests):
+        accounts.sign_in(db, username=first, password=PASSWORD, attempt=attempt)
+    assert accounts.sign_in(db, username=second, password=PASSWORD, attempt=attempt).id

@@ -129,3 +129,22 @@ def test_every_operation_of_the_table_is_routed_and_refused_ones_answer_405(
                 assert response.status_code == 403, operation
             else:
                 assert response.status_code in (200, 400), (operation, response.text)
+
+
+def test_a_method_a_path_refuses_is_a_405_naming_the_methods_it_allows(settings: Settings) -> None:
+    """Every path's 405 sends ``Allow`` with its own methods (HEAD wherever GET is), in the
+    table's order, as a client needs to retry with one of them."""
+    allowed = {
+        "/msgs": "HEAD, GET",
+        "/msgs/Nobody": "HEAD, GET, POST",
+        "/fllws/Nobody": "HEAD, GET, POST",
+        "/register": "POST",
+        "/latest": "HEAD, GET",
+        "/openapi.json": "HEAD, GET",
+    }
+    with AppClient(create_app(settings)) as client:
+        for path, allow in allowed.items():
+            response = client.request("DELETE", path)
+            assert response.status_code == 405, path
+            assert response.headers["allow"] == allow, path
+            assert response.json() == {"error_msg": "Method Not Allowed", "status": 405}

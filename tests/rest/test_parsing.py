@@ -38,6 +38,8 @@ def test_parse_latest(query: str, expected: int | None) -> None:
         ("no=20", 20),
         ("no=20000", 10_000),
         ("no=" + "9" * 5000, 10_000),
+        ("no=%2B" + "9" * 5000, 10_000),
+        ("no=" + "9" * 5000 + "%2B", 100),
         ("no=3&no=4", 3),
     ],
 )
