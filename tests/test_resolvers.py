@@ -358,7 +358,7 @@ def test_the_follows_and_messages_of_an_unknown_name_are_not_found_naming_it(
         "username",
     )
     with db.transaction() as tx, pytest.raises(NotFound) as again:
-        timelines.user_timeline_by_name(tx, username=username, limit=5)
+        timelines.user_messages_by_name(tx, username=username, limit=5)
     assert (again.value.message, again.value.field) == (raised.value.message, "username")
 
 
