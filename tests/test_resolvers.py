@@ -490,3 +490,21 @@ def test_recorded_actions_are_pruned_at_most_once_a_minute_and_only_after_an_hou
         tx.write(*latest.claim(latest.Action.of(4, "/msgs/ann", b"{}")))
     with db.transaction() as tx:
         assert latest.claimed(tx, old), "no second prune within the minute"
+
+
+def test_posting_by_name_records_its_event_and_change_and_names_an_unknown_author(
+    db: Database,
+) -> None:
+    ann = make_user(db, "ann")
+    with db.transaction(write=True) as tx:
+        message_id = messages.post_message_as(tx, username="ann", text="hi")
+        events, changes = list(tx.events), list(tx.changes)
+    assert (events, changes) == (["message_posted"], [Change("posted", message_id, ann.id)])
+    for name in ("zed", "", "z" * 65):
+        for text in ("hi", ""):
+            with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+                messages.post_message_as(tx, username=name, text=text)
+            assert raised.value.message == f"There is no user {name!r}"
+    with db.transaction() as tx, pytest.raises(NotFound) as raised:
+        accounts.require_user(tx, "zed")
+    assert (raised.value.message, raised.value.field) == ("There is no user 'zed'", "username")
