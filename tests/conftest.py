@@ -51,6 +51,7 @@ def statements_built_afresh_under_mutation() -> None:
     would never be built, and would survive untested."""
     if os.environ.get("MUTANT_UNDER_TEST"):
         timelines._statement.cache_clear()
+        timelines._brief_statement.cache_clear()
         social._people_statement.cache_clear()
 
 
