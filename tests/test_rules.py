@@ -164,6 +164,31 @@ def test_get_fllws_returns_at_most_no_follows_in_the_order_followed(server: Live
         assert client.get("/msgs", params={"no": 0}).json() == []
 
 
+def writer_from_elsewhere(
+    path: str, when: Callable[[str], bool]
+) -> tuple[Callable[..., None], list[str]]:
+    """A ``before_cursor_execute`` listener that, at the first statement ``when`` picks,
+    commits a write to the SQLite file from another connection (``BEGIN IMMEDIATE``, no
+    waiting); the list says what happened: "committed", or SQLite's refusal."""
+    outcomes: list[str] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if outcomes or not when(statement):
+            return
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE users SET created_at = created_at + 1")
+            other.execute("COMMIT")
+            outcomes.append("committed")
+        except sqlite3.OperationalError as error:
+            outcomes.append(str(error))
+        finally:
+            other.close()
+
+    return listener, outcomes
+
+
 @pytest.fixture
 def sqlite_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
     path = tmp_path / "minitwit.sqlite3"
@@ -183,21 +208,9 @@ def test_a_sqlite_read_that_stores_latest_takes_the_write_lock_before_it_reads(
     server = sqlite_server
     make_user(server.db, "ann")
     path = server.db.settings.database_url.removeprefix("sqlite:///")
-    other_writes: list[str] = []
-
-    def write_from_elsewhere(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.startswith("INSERT INTO latest") or other_writes:
-            return
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("UPDATE users SET created_at = created_at + 1")
-            other.execute("COMMIT")
-            other_writes.append("committed")
-        except sqlite3.OperationalError as error:
-            other_writes.append(str(error))
-        finally:
-            other.close()
+    write_from_elsewhere, other_writes = writer_from_elsewhere(
+        path, lambda statement: statement.startswith("INSERT INTO latest")
+    )
 
     event.listen(server.db.engine, "before_cursor_execute", write_from_elsewhere)
     try:
@@ -654,21 +667,9 @@ def test_a_sqlite_simulator_write_takes_the_write_lock_first_and_a_read_never(
     make_user(server.db, "ann")
     make_user(server.db, "bob")
     path_of_db = server.db.settings.database_url.removeprefix("sqlite:///")
-    other_writes: list[str] = []
-
-    def write_from_elsewhere(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("BEGIN") or other_writes:
-            return
-        other = sqlite3.connect(path_of_db, timeout=0, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("UPDATE users SET created_at = created_at + 1")
-            other.execute("COMMIT")
-            other_writes.append("committed")
-        except sqlite3.OperationalError as error:
-            other_writes.append(str(error))
-        finally:
-            other.close()
+    write_from_elsewhere, other_writes = writer_from_elsewhere(
+        path_of_db, lambda statement: not statement.startswith("BEGIN")
+    )
 
     event.listen(server.db.engine, "before_cursor_execute", write_from_elsewhere)
     try:
