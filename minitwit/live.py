@@ -203,10 +203,14 @@ class Hub:
         tells every subscriber to refetch when it is back."""
         self.sockets += 1
         listener = self.listener
-        if listener is None or listener.channel_on or self._loop is None:
+        if listener is None or self._loop is None:
             return
-        listener.wake()
-        if not listener.listening.is_set():
+        if self.sockets == 1 or not listener.channel_on:
+            # The first socket wakes it even when it still LISTENs: it may have decided to
+            # UNLISTEN just before this socket counted, and must look again (a LISTEN after
+            # an UNLISTEN tells the subscribers already there to refetch).
+            listener.wake()
+        if listener.channel_on or not listener.listening.is_set():
             return
         settled = self._loop.create_future()
         self._settled.append(settled)
