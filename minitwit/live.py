@@ -499,9 +499,6 @@ class Listener(threading.Thread):
     def _drain(self, notifies: list[Any]) -> None:
         if not notifies:
             return
-        if not self.wanted():
-            del notifies[:]  # nobody subscribed: not even worth parsing
-            return
         batch: list[Announcement | None] = []
         for notify in _take_all(notifies):
             announcement = parse_payload(notify.payload)

@@ -181,6 +181,15 @@ def database_url(
 
 
 @pytest.fixture
+def pg_url(postgres: PostgresDatabases) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, gone after the test (tests/rest has a
+    module-wide one of the same name)."""
+    url = postgres.fresh()
+    yield url
+    postgres.drop(url)
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     # The test databases come migrated; the start-up migration has tests of its own.
     return Settings(database_url=database_url, secret_key=TEST_SECRET, migrate_on_start=False)

@@ -19,7 +19,7 @@ import pytest
 from psycopg2 import sql
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import PG_ADMIN_URL, PostgresDatabases
+from tests.conftest import PG_ADMIN_URL
 from tests.rest.conftest import SIM_HEADERS
 from tests.servers import REPO, TEST_SECRET, ServerProcess
 from tests.subscriptions import EVENT_FIELDS, Subscriber, texts
@@ -30,13 +30,6 @@ PUBLIC = f"subscription PublicLive {{ publicTimelineEvents {{ {EVENT_FIELDS} }} 
 HOME = f"subscription HomeLive {{ homeTimelineEvents {{ {EVENT_FIELDS} }} }}"
 LOGIN = "mutation ($u: String!, $p: String!) { login(username: $u, password: $p) { username } }"
 FOLLOW = "mutation ($u: String!) { follow(username: $u) { username } }"
-
-
-@pytest.fixture
-def pg_url(postgres: PostgresDatabases) -> Iterator[str]:
-    url = postgres.fresh()
-    yield url
-    postgres.drop(url)
 
 
 @pytest.fixture

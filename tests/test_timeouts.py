@@ -30,13 +30,6 @@ LOGIN = "mutation ($u: String!, $p: String!) { login(username: $u, password: $p)
 
 
 @pytest.fixture
-def pg_url(postgres: PostgresDatabases) -> Iterator[str]:
-    url = postgres.fresh()
-    yield url
-    postgres.drop(url)
-
-
-@pytest.fixture
 def app_db(pg_url: str) -> Iterator[tuple[AppClient, Database]]:
     settings = Settings(
         database_url=pg_url,
