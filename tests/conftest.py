@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from minitwit import migrate
 from minitwit.app import create_app
 from minitwit.db import Database
-from minitwit.resolvers import social, timelines
+from minitwit.resolvers import social, throttle, timelines
 from minitwit.settings import Settings
 from tests.servers import REPO, TEST_SECRET, free_port
 
@@ -53,6 +53,7 @@ def statements_built_afresh_under_mutation() -> None:
         timelines._statement.cache_clear()
         timelines._brief_statement.cache_clear()
         social._people_statement.cache_clear()
+        throttle._upsert.cache_clear()
 
 
 def shared_file(name: str) -> Path:

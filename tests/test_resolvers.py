@@ -51,6 +51,34 @@ def test_registration_errors_come_in_the_original_order(
     assert raised.value.message == error
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a" * 250 + "@x.dk",  # 255 characters: one over the column's 254
+        "ann@x.dk\ud800",  # a lone surrogate: not a control character, but not storable
+        "ann@x.dk\x85",  # a C1 control character: storable, but refused
+    ],
+)
+def test_an_email_refused_for_one_reason_alone_names_the_email_field(
+    db: Database, email: str
+) -> None:
+    with pytest.raises(Invalid) as raised:
+        accounts.sign_up(db, username="ann", email=email, password="pw")
+    assert (raised.value.message, raised.value.field) == (
+        "You have to enter a valid email address",
+        "email",
+    )
+    with db.read() as tx:
+        assert accounts.user_by_name(tx, "ann") is None
+
+
+def test_an_email_of_the_longest_storable_length_is_accepted(db: Database) -> None:
+    email = "a" * 249 + "@x.dk"
+    assert len(email) == 254
+    user = accounts.sign_up(db, username="ann", email=email, password="pw")
+    assert user.email == email
+
+
 def test_a_taken_username_is_a_conflict(db: Database) -> None:
     make_user(db, "Roger Histand")
     with pytest.raises(Conflict) as raised:

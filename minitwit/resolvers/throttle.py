@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete
@@ -59,7 +60,11 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _upsert(dialect: Any, rows: int) -> Any:
+@cache
+def _upsert(dialect_name: str, rows: int) -> Any:
+    """The statement that counts ``rows`` keys on this dialect, built at its first use (not at
+    import, so that a mutation test can reach it) and kept for the process."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[dialect_name]
     table = RateCounter.__table__  # type: ignore[attr-defined]
     insert = dialect.insert(table).values(
         [
@@ -84,11 +89,6 @@ def _upsert(dialect: Any, rows: int) -> Any:
     ).returning(table.c.scope, table.c.hits, table.c.window_start)
 
 
-_COUNT = {
-    (dialect.__name__.rsplit(".", 1)[-1], rows): _upsert(dialect, rows)
-    for dialect in (postgresql, sqlite)
-    for rows in (1, 2)
-}
 _DELETE_EXPIRED = delete(RateCounter).where(col(RateCounter.expires_at) <= bindparam("now"))
 _FORGET = delete(RateCounter).where(
     col(RateCounter.scope) == bindparam("scope"), col(RateCounter.key) == bindparam("key")
@@ -113,7 +113,7 @@ def count(tx: Tx, message: str, *keys: tuple[str, str, Limit]) -> None:
             f"expires_at_{n}": start + limit.window,
         }
         limits[scope] = limit
-    statement = _COUNT[tx.dialect.name, len(counted)]
+    statement = _upsert(tx.dialect.name, len(counted))
     rows: Any = tx.write((_DELETE_EXPIRED, {"now": now}), (statement, params)).all()
     waits = [
         int(start) + limits[scope].window - now
