@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import httpx
@@ -41,12 +42,13 @@ class InProcessServer:
         return httpx.Client(base_url=self.url, timeout=10, **kwargs)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def rest_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def serving(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RestServer]:
+    """A server of ``backend`` on a fresh database of its own."""
     directory = tmp_path_factory.mktemp("server")
-    if request.param == "sqlite":
+    if backend == "sqlite":
         path = directory / "minitwit.sqlite3"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         settings = Settings(
@@ -58,7 +60,23 @@ def rest_server(
         with LiveServer(create_app(settings)) as live:
             yield InProcessServer(live)
         return
-    yield request.getfixturevalue("pg_server")
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    url = postgres.fresh()
+    server = ServerProcess(url, directory / "server.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        postgres.drop(url)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def rest_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RestServer]:
+    """One server for the whole test module: its tests see each other's data."""
+    with serving(request.param, request, tmp_path_factory) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

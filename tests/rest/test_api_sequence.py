@@ -6,7 +6,13 @@ The course's test only asks ``response.ok`` of most steps; here every status is 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
+import pytest
+
+from tests.conftest import BACKENDS
+from tests.rest.conftest import SIM_HEADERS, RestServer, serving
 
 
 def latest_of(client: httpx.Client) -> int:
@@ -22,8 +28,19 @@ def register(client: httpx.Client, username: str, latest: int) -> httpx.Response
     return client.post("/register", json=body, params={"latest": latest})
 
 
-def test_fresh_system_reports_latest_minus_one(sim: httpx.Client) -> None:
-    assert sim.get("/latest").content == b'{"latest":-1}'
+@pytest.fixture(params=BACKENDS)
+def fresh_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RestServer]:
+    """A server of its own: the module's server has seen the other tests' requests, in
+    whatever order they ran."""
+    with serving(request.param, request, tmp_path_factory) as server:
+        yield server
+
+
+def test_fresh_system_reports_latest_minus_one(fresh_server: RestServer) -> None:
+    with fresh_server.client(headers=SIM_HEADERS) as sim:
+        assert sim.get("/latest").content == b'{"latest":-1}'
 
 
 def test_course_api_sequence(sim: httpx.Client) -> None:
