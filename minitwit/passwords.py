@@ -1,49 +1,64 @@
 """Password hashing: argon2id for new hashes; every werkzeug form verifies for imported users.
 
-Hashing is CPU work of tens of milliseconds. Callers run it in worker threads; a semaphore
-bounds how many hashes run at once so a burst of sign-ups cannot starve every other request.
+Hashing is CPU work of tens of milliseconds. Every hash and verification runs on a small pool
+of threads of its own, so a burst of sign-ups cannot starve every other request; callers (worker
+threads) wait for its answer.
+
+Why threads of its own, and not a semaphore on whichever thread calls: an argon2 hash allocates
+19 MiB. glibc keeps a freed block that size in the heap of the thread that hashed, and the next
+hash on that thread reuses its pages; a process that hashed on many threads keeps a block per
+thread. Forcing such blocks back to the system (a fixed mmap threshold) bounds the memory but
+costs fresh pages on every hash: 4,900 page faults and about 9 ms of kernel time, half again the
+hash's own 19 ms (measured, bench/RESULTS.md). With a fixed pool of ``concurrency`` threads the
+blocks are reused and the memory held is bounded by the pool's size.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import hmac
+import os
 import re
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 # OWASP's argon2id recommendation (m=19 MiB, t=2, p=1): about 15-25 ms of one core here.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-_slots = threading.BoundedSemaphore(2)
+_T = TypeVar("_T")
+
+
+def _pool(concurrency: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(concurrency, thread_name_prefix="hashing")
+
+
+_concurrency = 2
+_threads = _pool(_concurrency)
 
 
 def configure(concurrency: int) -> None:
     """Set how many hashes may run at once in this process."""
-    global _slots  # one process-wide bound, set once at start-up
-    _slots = threading.BoundedSemaphore(concurrency)
-    _return_hash_memory_to_the_system()
+    global _concurrency, _threads  # one process-wide pool, set once at start-up
+    _concurrency = concurrency
+    previous, _threads = _threads, _pool(concurrency)
+    previous.shutdown()
 
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-MMAP_THRESHOLD_BYTES = 1024 * 1024
+def _forked() -> None:
+    # A forked process inherits the pool but not its threads: work sent to it would never run.
+    global _threads
+    _threads = _pool(_concurrency)
 
 
-def _return_hash_memory_to_the_system() -> None:
-    """Each argon2 hash allocates 19 MiB. glibc serves such a block with mmap and gives it
-    back when freed, but then raises its mmap threshold, so later blocks come from the heap
-    of whichever worker thread hashed and stay there: a process that hashed on many threads
-    keeps tens of MiB per thread. A fixed threshold keeps large blocks on mmap."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to tune
+os.register_at_fork(after_in_child=_forked)
+
+
+def _on_hashing_thread(work: Callable[[], _T]) -> _T:
+    return _threads.submit(work).result()
 
 
 def _bytes(password: str) -> bytes:
@@ -53,26 +68,29 @@ def _bytes(password: str) -> bytes:
 
 
 def hash_password(password: str) -> str:
-    with _slots:
-        return _hasher.hash(_bytes(password))
+    secret = _bytes(password)
+    return _on_hashing_thread(lambda: _hasher.hash(secret))
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
     """True when ``password`` matches ``stored_hash`` (argon2, or any form werkzeug wrote)."""
-    with _slots:
-        if stored_hash.startswith("$argon2"):
-            try:
-                return _hasher.verify(stored_hash, _bytes(password))
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                return False
-        legacy = _werkzeug_form(stored_hash)
-        if legacy is None:
-            return False
-        digest, expected = legacy
+    return _on_hashing_thread(lambda: _verify(stored_hash, password))
+
+
+def _verify(stored_hash: str, password: str) -> bool:
+    if stored_hash.startswith("$argon2"):
         try:
-            return hmac.compare_digest(digest(_bytes(password)), expected)
-        except (ValueError, OverflowError, MemoryError):
+            return _hasher.verify(stored_hash, _bytes(password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+    legacy = _werkzeug_form(stored_hash)
+    if legacy is None:
+        return False
+    digest, expected = legacy
+    try:
+        return hmac.compare_digest(digest(_bytes(password)), expected)
+    except (ValueError, OverflowError, MemoryError):
+        return False
 
 
 def is_verifiable(stored_hash: str) -> bool:
@@ -97,7 +115,7 @@ def needs_rehash(stored_hash: str) -> bool:
 
 @cache
 def _dummy_hash() -> str:
-    return _hasher.hash("an unguessable dummy password for timing only")
+    return hash_password("an unguessable dummy password for timing only")
 
 
 def burn_verification_time(password: str) -> None:

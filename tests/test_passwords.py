@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import signal
 import sqlite3
 import string
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -93,6 +97,36 @@ def test_new_hashes_are_argon2id_and_verify() -> None:
     assert not passwords.verify_password(stored, SCENARIO_PASSWORD + "x")
     assert not passwords.needs_rehash(stored)
     assert passwords.is_verifiable(stored)
+
+
+def test_hashes_run_on_a_pool_of_their_own_whoever_calls() -> None:
+    """glibc keeps argon2's 19 MiB block in the heap of each thread that hashed: hashing on a
+    pool of ``concurrency`` threads bounds that memory, whichever threads ask."""
+    passwords.configure(1)
+    try:
+        with ThreadPoolExecutor(4) as callers:
+            stored = list(callers.map(passwords.hash_password, [f"pw{n}" for n in range(6)]))
+            verified = list(callers.map(passwords.verify_password, stored, ["pw0"] * 6))
+        hashing = {t.name for t in threading.enumerate() if t.name.startswith("hashing")}
+        assert hashing == {"hashing_0"}
+        assert verified == [True] + [False] * 5
+    finally:
+        passwords.configure(2)
+
+
+def test_a_forked_worker_hashes_on_a_pool_of_its_own() -> None:
+    """A forked process inherits the pool but not its threads; it must not wait for ever."""
+    passwords.hash_password("the parent's pool has a thread now")
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's outcome is its exit status
+        code = 1
+        try:
+            signal.alarm(30)  # a hang ends the child, and fails the test, rather than hanging it
+            code = 0 if passwords.verify_password(passwords.hash_password("x"), "x") else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @pytest.mark.parametrize("stored", WERKZEUG_1_0_1, ids=lambda h: h.split("$")[0])
