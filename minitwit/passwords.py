@@ -43,6 +43,8 @@ _threads = _pool(_concurrency)
 def configure(concurrency: int) -> None:
     """Set how many hashes may run at once in this process."""
     global _concurrency, _threads  # one process-wide pool, set once at start-up
+    if concurrency == _concurrency:
+        return
     _concurrency = concurrency
     previous, _threads = _threads, _pool(concurrency)
     previous.shutdown()
@@ -58,7 +60,11 @@ os.register_at_fork(after_in_child=_forked)
 
 
 def _on_hashing_thread(work: Callable[[], _T]) -> _T:
-    return _threads.submit(work).result()
+    try:
+        future = _threads.submit(work)
+    except RuntimeError:  # the pool was shut down, replaced by configure() just now
+        future = _threads.submit(work)
+    return future.result()
 
 
 def _bytes(password: str) -> bytes:
