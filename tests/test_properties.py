@@ -386,3 +386,20 @@ def test_a_refused_id_says_what_it_is_and_names_its_field(raw: str) -> None:
         parse_id(raw)
     assert (default.value.message, default.value.field) == ("Invalid id", "id")
     assert (parse_id("7"), parse_id(INT32_MAX)) == (7, INT32_MAX)
+
+
+@pytest.mark.parametrize(
+    "pair", [(INT64_MAX + 1, 1), (INT64_MIN - 1, 1), (1, INT32_MAX + 1), (1, -1)]
+)
+def test_a_well_formed_cursor_out_of_range_is_invalid_naming_its_argument(
+    pair: tuple[int, int],
+) -> None:
+    with pytest.raises(Invalid) as raised:
+        cursors.decode(cursors.encode(*pair), "before")
+    assert (raised.value.message, raised.value.field) == ("Invalid cursor", "before")
+
+
+def test_a_cursor_names_after_unless_told_otherwise() -> None:
+    with pytest.raises(Invalid) as raised:
+        cursors.decode("not a cursor")
+    assert (raised.value.message, raised.value.field) == ("Invalid cursor", "after")

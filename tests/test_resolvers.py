@@ -17,38 +17,84 @@ from tests.test_passwords import werkzeug_hash
 
 
 @pytest.mark.parametrize(
-    ("username", "email", "password", "password2", "error"),
+    ("username", "email", "password", "password2", "error", "field"),
     [
-        ("", "", "", "", "You have to enter a username"),
-        ("ann", "", "", "", "You have to enter a valid email address"),
-        ("ann", "no-at-sign", "", "", "You have to enter a valid email address"),
-        ("ann", "ann@x.dk", "", "", "You have to enter a password"),
-        ("ann", "ann@x.dk", "pw", "other", "The two passwords do not match"),
-        ("a" * 65, "ann@x.dk", "pw", "pw", "The username can have at most 64 characters"),
-        ("a/b", "ann@x.dk", "pw", "pw", "The username may not contain '/' or control characters"),
+        ("", "", "", "", "You have to enter a username", "username"),
+        ("ann", "", "", "", "You have to enter a valid email address", "email"),
+        ("ann", "no-at-sign", "", "", "You have to enter a valid email address", "email"),
+        ("ann", "ann@x.dk", "", "", "You have to enter a password", "password"),
+        ("ann", "ann@x.dk", "pw", "other", "The two passwords do not match", "password2"),
+        (
+            "a" * 65,
+            "ann@x.dk",
+            "pw",
+            "pw",
+            "The username can have at most 64 characters",
+            "username",
+        ),
+        (
+            "a/b",
+            "ann@x.dk",
+            "pw",
+            "pw",
+            "The username may not contain '/' or control characters",
+            "username",
+        ),
         (
             "a\x00b",
             "ann@x.dk",
             "pw",
             "pw",
             "The username may not contain '/' or control characters",
+            "username",
         ),
-        ("ann", "ann@x.dk\x00", "pw", "pw", "You have to enter a valid email address"),
+        (
+            "a\ud800b",  # not a control character, but not storable
+            "ann@x.dk",
+            "pw",
+            "pw",
+            "The username may not contain '/' or control characters",
+            "username",
+        ),
+        (
+            "ann ",
+            "ann@x.dk",
+            "pw",
+            "pw",
+            "The username may not start or end with a space",
+            "username",
+        ),
+        ("ann", "ann@x.dk\x00", "pw", "pw", "You have to enter a valid email address", "email"),
+        (
+            "ann",
+            "ann@x.dk",
+            "p" * 1025,
+            "p" * 1025,
+            "The password can have at most 1024 characters",
+            "password",
+        ),
         (
             "ann",
             "ann@x.dk",
             "p\ud800",
             "p\ud800",
             "The password contains characters that cannot be stored",
+            "password",
         ),
     ],
 )
 def test_registration_errors_come_in_the_original_order(
-    db: Database, username: str, email: str, password: str, password2: str, error: str
+    db: Database,
+    username: str,
+    email: str,
+    password: str,
+    password2: str,
+    error: str,
+    field: str,
 ) -> None:
     with pytest.raises(Invalid) as raised:
         accounts.sign_up(db, username=username, email=email, password=password, password2=password2)
-    assert raised.value.message == error
+    assert (raised.value.message, raised.value.field) == (error, field)
 
 
 @pytest.mark.parametrize(
@@ -413,6 +459,43 @@ def test_posting_and_moderation_record_their_events_and_announce_their_changes(
         f"There is no message {posted.id + 1}",
         "id",
     )
+
+
+def test_signing_in_records_its_event_and_a_user_keeps_its_creation_time(db: Database) -> None:
+    before = int(time.time())
+    ann = make_user(db, "ann")
+    after = int(time.time())
+    assert ann.id is not None
+    with db.transaction(write=True) as tx:
+        token = sign_ins.start(tx, user_id=ann.id, max_age=60)
+        events = list(tx.events)
+    assert events == ["signed_in"]
+    with db.transaction() as tx:
+        found = sign_ins.user_for(tx, token)
+        by_name = accounts.user_by_name(tx, "ann")
+    assert found is not None
+    assert by_name is not None
+    assert before <= found.created_at <= after
+    assert by_name.created_at == found.created_at
+
+
+def test_a_full_page_with_nothing_after_it_has_no_next_page(db: Database) -> None:
+    """Exactly ``limit`` messages: the page holds them all, and says there is no more."""
+    ann = make_user(db, "ann")
+    assert ann.id is not None
+    for i in range(3):
+        make_message(db, ann, f"ann {i}", 100 + i)
+    with db.transaction() as tx:
+        pages = [
+            timelines.public_timeline(tx, limit=3),
+            timelines.user_timeline(tx, user_id=ann.id, limit=3),
+            timelines.home_timeline(tx, user_id=ann.id, limit=3),
+        ]
+        brief = timelines.public_messages(tx, limit=1)
+    for page in pages:
+        assert [m.text for m in page.items] == ["ann 2", "ann 1", "ann 0"]
+        assert (page.has_next, page.has_previous) == (False, False)
+    assert [m.text for m in brief] == ["ann 2"]
 
 
 def test_a_posted_message_is_returned_as_a_timeline_shows_it(db: Database) -> None:

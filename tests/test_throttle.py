@@ -310,3 +310,19 @@ def test_failed_sign_ins_count_against_the_whole_username(app: tuple[Settings, D
     with pytest.raises(TooManyRequests):
         accounts.sign_in(db, username=first, password=PASSWORD, attempt=attempt)
     assert accounts.sign_in(db, username=second, password=PASSWORD, attempt=attempt).id
+
+
+def test_a_limit_of_one_attempt_refuses_the_second_until_its_window_ends(
+    app: tuple[Settings, Database],
+) -> None:
+    _, db = app
+    one = throttle.Limit(attempts=1, window=3600)
+    with db.transaction(write=True) as tx:
+        throttle.count(tx, "Too many", (throttle.SIGN_UP_ADDRESS, "192.0.2.1", one))
+    before = int(time.time())
+    with db.transaction(write=True) as tx, pytest.raises(TooManyRequests) as raised:
+        throttle.count(tx, "Too many", (throttle.SIGN_UP_ADDRESS, "192.0.2.1", one))
+    after = int(time.time())
+    # The window is the clock's hour: what is left of it, as the clock read during the call.
+    left = {3600 - now % 3600 for now in range(before, after + 1)}
+    assert raised.value.retry_after in left

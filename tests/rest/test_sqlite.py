@@ -127,3 +127,36 @@ def test_replay_shows_progress_on_a_terminal(live: LiveServer, tmp_path: Path) -
     assert out.getvalue() == ""
     assert "\r2/2 (100 %), 0 errors\n" in err.getvalue()
     assert "2 requests" in err.getvalue()
+
+
+def test_the_default_no_setting_is_what_the_document_and_the_lists_use(sqlite_url: str) -> None:
+    app = make_app(sqlite_url, rest_default_no=2)
+    body = {"username": "Def Ault", "email": "d@example.com", "pwd": "p"}
+    posts = [
+        ("POST", "/msgs/Def%20Ault", {"json": {"content": f"{n}"}, "headers": AUTH})
+        for n in range(3)
+    ]
+    *_, listed, document = exchange(
+        app,
+        ("POST", "/register", {"json": body}),
+        *posts,
+        ("GET", "/msgs", {"headers": AUTH}),
+        ("GET", "/openapi.json", {}),
+    )
+    assert [m["content"] for m in listed.json()] == ["2", "1"]
+    [no] = [p for p in document.json()["paths"]["/msgs"]["get"]["parameters"] if p["name"] == "no"]
+    assert "Default 2." in no["description"]
+
+
+def test_get_and_head_of_register_are_the_web_clients_sign_up_page(sqlite_url: str) -> None:
+    """Without a prefix, /register is both the simulator's POST and the web client's page."""
+    page, head, other = exchange(
+        make_app(sqlite_url),
+        ("GET", "/register", {}),
+        ("HEAD", "/register", {}),
+        ("PUT", "/register", {}),
+    )
+    assert (page.status_code, page.headers["content-type"].split(";")[0]) == (200, "text/html")
+    assert head.status_code == 200
+    assert other.status_code == 405
+    assert other.json() == {"error_msg": "Method Not Allowed", "status": 405}
