@@ -326,3 +326,17 @@ def test_a_limit_of_one_attempt_refuses_the_second_until_its_window_ends(
     # The window is the clock's hour: what is left of it, as the clock read during the call.
     left = {3600 - now % 3600 for now in range(before, after + 1)}
     assert raised.value.retry_after in left
+
+
+def test_a_username_no_database_could_store_is_counted_and_refused_like_any_unknown_one(
+    app: tuple[Settings, Database],
+) -> None:
+    """A lone surrogate cannot be encoded as UTF-8: the counter's key is made of it anyway,
+    and the answer is the unknown username's, not an internal error."""
+    settings, db = app
+    with client_for(settings, db, sign_in_limit_per_username=(2, 900)) as client:
+        for _ in range(2):
+            response = gql(client, LOGIN, u="ann\ud800", p="wrong")
+            assert outcome(response) == "BAD_USER_INPUT"
+            assert response.json()["errors"][0]["message"] == "Invalid username"
+        assert_limited(gql(client, LOGIN, u="ann\ud800", p="wrong"), 900)
