@@ -479,6 +479,31 @@ def test_signing_in_records_its_event_and_a_user_keeps_its_creation_time(db: Dat
     assert by_name.created_at == found.created_at
 
 
+def test_the_home_timeline_shows_every_column_as_the_public_one_does(db: Database) -> None:
+    """On PostgreSQL the home timeline has a statement of its own (``_home_by_author``): the
+    views it makes must be the public timeline's, column for column."""
+    ann, bob = make_user(db, "ann"), make_user(db, "bob", moderator=True)
+    assert ann.id is not None
+    assert bob.id is not None
+    with db.transaction(write=True) as tx:
+        social.follow(tx, who=ann, whom="bob")
+    first = make_message(db, ann, "from ann", 100)
+    second = make_message(db, bob, "from bob", 101)
+    with db.transaction() as tx:
+        home = timelines.home_timeline(tx, user_id=ann.id, limit=10).items
+        public = timelines.public_timeline(tx, limit=10).items
+    assert (
+        home
+        == public
+        == [
+            timelines.MessageView(second, "from bob", 101, False, bob.id, "bob", bob.email, True),
+            timelines.MessageView(first, "from ann", 100, False, ann.id, "ann", ann.email, False),
+        ]
+    )
+    assert [type(view.flagged) for view in home] == [bool, bool]
+    assert [type(view.author_is_moderator) for view in home] == [bool, bool]
+
+
 def test_a_full_page_with_nothing_after_it_has_no_next_page(db: Database) -> None:
     """Exactly ``limit`` messages: the page holds them all, and says there is no more."""
     ann = make_user(db, "ann")
