@@ -12,7 +12,7 @@ from typing import TypeVar
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 from strawberry.relay import GlobalID
@@ -58,6 +58,8 @@ row_ids = st.integers(min_value=0, max_value=INT32_MAX)
 
 
 @given(key=int64, row_id=row_ids)
+@example(key=INT64_MIN, row_id=0)
+@example(key=INT64_MAX, row_id=INT32_MAX)
 def test_a_cursor_decodes_to_what_it_encodes(key: int, row_id: int) -> None:
     cursor = cursors.encode(key, row_id)
     assert cursors.decode(cursor) == (key, row_id)
