@@ -220,8 +220,9 @@ class Replayer:
     def run(self, shards: Iterable[Sequence[Action]]) -> None:
         """Send every shard's actions in order, the shards in parallel threads."""
         shards = [shard for shard in shards if shard]
-        if len(shards) == 1:
-            self._run_shard(shards[0])
+        if len(shards) <= 1:  # a phase with nothing to send (a scenario of sign-ups only)
+            for shard in shards:
+                self._run_shard(shard)
             return
         with ThreadPoolExecutor(max_workers=len(shards)) as pool:
             for future in [pool.submit(self._run_shard, shard) for shard in shards]:

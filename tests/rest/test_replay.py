@@ -131,6 +131,21 @@ def test_replay_command_passes_with_empty_stdout(
         assert client.get("/latest").json() == {"latest": 9}
 
 
+def test_a_scenario_of_sign_ups_alone_replays_on_several_workers(
+    rest_server: RestServer, tmp_path: Path
+) -> None:
+    """Sharded, its second phase (everything but sign-ups) is empty: nothing to send there."""
+    rows = [("register", f"Only{n} Signup", f"o{n}@example.com", "pw") for n in range(5)]
+    scenario = write_scenario(tmp_path / "scenario.csv", rows)
+    result = run_replay(
+        rest_server.url, "--scenario", str(scenario), "--workers", "3", "--timeout", "30"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 requests" in result.stderr
+    with rest_server.client() as client:
+        assert client.get("/latest").json() == {"latest": 4}
+
+
 def test_replay_command_prints_errors_in_the_simulators_form(
     rest_server: RestServer, tmp_path: Path
 ) -> None:
