@@ -7,6 +7,7 @@ import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -35,7 +36,10 @@ def make_app(url: str, **changes: object) -> Starlette:
     return create_app(settings, db=Database(settings))
 
 
-def exchange(app: Starlette, *requests: tuple[str, str, dict[str, object]]) -> list[httpx.Response]:
+Request = tuple[str, str, dict[str, object]]
+
+
+def exchange(app: Starlette, *requests: Request) -> list[httpx.Response]:
     async def run() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -45,6 +49,17 @@ def exchange(app: Starlette, *requests: tuple[str, str, dict[str, object]]) -> l
         return anyio.run(run)
     finally:
         app.state.db.dispose()
+
+
+def signed_up_with_posts(username: str, posts: int) -> list[Request]:
+    """The simulator's requests that sign ``username`` up, then post "0", "1", ... as them."""
+    body = {"username": username, "email": "u@example.com", "pwd": "p"}
+    post = {"headers": AUTH}
+    path = f"/msgs/{quote(username)}"
+    return [
+        ("POST", "/register", {"json": body}),
+        *[("POST", path, {**post, "json": {"content": f"{n}"}}) for n in range(posts)],
+    ]
 
 
 def test_prefix_moves_the_api_and_its_document(sqlite_url: str) -> None:
@@ -65,15 +80,9 @@ def test_prefix_moves_the_api_and_its_document(sqlite_url: str) -> None:
 
 def test_no_is_clamped_to_the_configured_cap(sqlite_url: str) -> None:
     app = make_app(sqlite_url, rest_max_no=5)
-    body = {"username": "Cap Ped", "email": "c@example.com", "pwd": "p"}
-    posts = [
-        ("POST", "/msgs/Cap%20Ped", {"json": {"content": f"{n}"}, "headers": AUTH})
-        for n in range(8)
-    ]
     responses = exchange(
         app,
-        ("POST", "/register", {"json": body}),
-        *posts,
+        *signed_up_with_posts("Cap Ped", 8),
         ("GET", "/msgs/Cap%20Ped", {"params": {"no": 10**30}, "headers": AUTH}),
         ("GET", "/msgs", {"params": {"no": 7}, "headers": AUTH}),
         ("GET", "/msgs", {"headers": AUTH}),
@@ -131,15 +140,9 @@ def test_replay_shows_progress_on_a_terminal(live: LiveServer, tmp_path: Path) -
 
 def test_the_default_no_setting_is_what_the_document_and_the_lists_use(sqlite_url: str) -> None:
     app = make_app(sqlite_url, rest_default_no=2)
-    body = {"username": "Def Ault", "email": "d@example.com", "pwd": "p"}
-    posts = [
-        ("POST", "/msgs/Def%20Ault", {"json": {"content": f"{n}"}, "headers": AUTH})
-        for n in range(3)
-    ]
     *_, listed, document = exchange(
         app,
-        ("POST", "/register", {"json": body}),
-        *posts,
+        *signed_up_with_posts("Def Ault", 3),
         ("GET", "/msgs", {"headers": AUTH}),
         ("GET", "/openapi.json", {}),
     )
