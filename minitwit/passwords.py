@@ -8,9 +8,9 @@ Why threads of its own, and not a semaphore on whichever thread calls: an argon2
 19 MiB. glibc keeps a freed block that size in the heap of the thread that hashed, and the next
 hash on that thread reuses its pages; a process that hashed on many threads keeps a block per
 thread. Forcing such blocks back to the system (a fixed mmap threshold) bounds the memory but
-costs fresh pages on every hash: 4,900 page faults and about 9 ms of kernel time, half again the
-hash's own 19 ms (measured, bench/RESULTS.md). With a fixed pool of ``concurrency`` threads the
-blocks are reused and the memory held is bounded by the pool's size.
+costs fresh pages on every hash: 4,900 page faults and about 10 ms of kernel time, half again
+the hash's own 20 ms (measured: bench/hashing.py, bench/RESULTS.md). With a fixed pool of
+``concurrency`` threads the blocks are reused and the memory held is bounded by the pool's size.
 """
 
 from __future__ import annotations
