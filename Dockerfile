@@ -1,6 +1,9 @@
-# syntax=docker/dockerfile:1.7
 # MiniTwit production image. Build: docker build -t REGISTRY/minitwit:TAG .
-# An exact version tag: a rebuild gets the same Python and Debian release (bookworm).
+# It builds with BuildKit and with the classic builder alike, and pulls nothing but its base:
+# no `# syntax=` frontend, no BuildKit-only instruction (`COPY --chmod`, `RUN --mount`).
+# The base is an exact version tag, so a rebuild gets the same Python and Debian release
+# (bookworm). A site with no registry builds one from Debian's packages and names it here:
+# --build-arg PYTHON_IMAGE=minitwit-local/python:3.11-bookworm (infra/images/build.sh).
 ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
 
 # --- build: install the package and its runtime dependencies into a venv ---
@@ -25,6 +28,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MINITWIT_WEB_DIR=/app/web
 # postgresql-client (15, bookworm's, the server's major version): pg_dump and pg_restore
 # for `minitwit backup` and `minitwit restore`.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends postgresql-client-15 \
     && rm -rf /var/lib/apt/lists/*
@@ -34,7 +38,8 @@ RUN groupadd --system --gid 10001 minitwit \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY web/ /app/web/
-COPY --chmod=0755 infra/docker/backup-schedule.sh /usr/local/bin/minitwit-backup-schedule
+# COPY keeps the file's mode from the checkout (git records it as executable).
+COPY infra/docker/backup-schedule.sh /usr/local/bin/minitwit-backup-schedule
 # Numeric ids so orchestrators can verify the user is not root.
 USER 10001:10001
 EXPOSE 8000
@@ -43,6 +48,6 @@ STOPSIGNAL SIGTERM
 # then healthy while /health/live answers (minitwit/healthcheck.py; slim has no curl).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
     CMD ["python", "-m", "minitwit.healthcheck", "8000"]
-# --graceful-timeout stays below the stack's stop_grace_period (30s) so in-flight
-# requests finish before Docker sends SIGKILL.
-CMD ["minitwit", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--graceful-timeout", "25"]
+# --graceful-timeout, with the stack's drain (3 s), stays below its stop_grace_period (30 s),
+# so in-flight requests finish before Docker sends SIGKILL.
+CMD ["minitwit", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--graceful-timeout", "20"]
