@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from minitwit import migrate, passwords, rest_compat
 from minitwit.db import Database, first_line, is_unavailable, log_failure, unavailable_reason
+from minitwit.drain import Drain, DrainMiddleware
 from minitwit.live import Hub
 from minitwit.logs import configure_logging
 from minitwit.metrics import Metrics, known_operations
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return JSONResponse({"status": "ok"})
 
     readiness = Readiness(settings)
+    drain = Drain(settings.drain_seconds)
 
     async def metrics_endpoint(request: Request) -> Response:
         # The simulator's latest is read from the database, so every worker and every
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         if settings.migrate_on_start:
             await anyio.to_thread.run_sync(migrate.upgrade, db.engine)
         await hub.start()
+        drain.install()
         logger.info("minitwit started ({env})", env=settings.env)
         try:
             yield
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
                 pool_usage=db.checked_out,
                 headers=SECURITY_HEADERS,
             ),
+            Middleware(DrainMiddleware, drain=drain),
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=MAX_BODY_BYTES,
@@ -147,6 +151,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = db
     app.state.metrics = metrics
     app.state.hub = hub
+    app.state.drain = drain
     return app
 
 

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # None: JSON lines unless stdout is a terminal in development (see wants_json_logs)
     log_json: bool | None = Field(None, validation_alias="MINITWIT_LOG_JSON")
     migrate_on_start: bool = Field(True, validation_alias="MINITWIT_MIGRATE_ON_START")
+    # Seconds to go on serving after SIGTERM before shutting down (minitwit.drain); 0: none.
+    drain_seconds: float = Field(
+        0.0, ge=0, le=60, allow_inf_nan=False, validation_alias="MINITWIT_DRAIN_SECONDS"
+    )
     # PostgreSQL limits for request work (0 turns one off); see minitwit.db.make_engine.
     db_statement_timeout: Seconds = Field(5.0, validation_alias="MINITWIT_DB_STATEMENT_TIMEOUT")
     db_idle_in_transaction_timeout: Seconds = Field(
