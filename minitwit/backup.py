@@ -1,4 +1,4 @@
-"""``minitwit backup PATH`` and ``minitwit restore PATH``.
+"""``minitwit backup PATH``, ``minitwit restore PATH`` and ``minitwit db checksum``.
 
 PostgreSQL: ``pg_dump``/``pg_restore`` in their custom format (compressed, restorable table by
 table), the password handed over in ``PGPASSWORD`` rather than on a command line anyone can
@@ -7,11 +7,13 @@ read in ``ps``. SQLite: the online backup API, a consistent copy while the serve
 A backup is written next to its final name and renamed into place only once complete, so a
 backup interrupted half-way never looks like a good one. A restore refuses a database that
 holds any row unless told to replace it (``force``), and on PostgreSQL runs in one
-transaction: it lands whole or not at all.
+transaction: it lands whole or not at all. ``checksums`` tells whether two databases hold the
+same rows, such as the live one and a backup restored beside it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -20,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, make_url, select, table
+from sqlalchemy import column, create_engine, inspect, make_url, select, table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
@@ -88,6 +90,38 @@ def tables_with_rows(settings: Settings) -> list[str]:
         raise BackupError(f"cannot read the database: {first_line(error)}") from None
     finally:
         engine.dispose()
+
+
+def checksums(settings: Settings) -> dict[str, tuple[int, str]]:
+    """Every table's row count and a SHA-256 of its rows (columns by name, rows in order)."""
+    engine = create_engine(settings.database_url, poolclass=NullPool)
+    result: dict[str, tuple[int, str]] = {}
+    try:
+        with engine.connect() as connection:
+            for name in sorted(inspect(connection).get_table_names()):
+                names = sorted(c["name"] for c in inspect(connection).get_columns(name))
+                rows = table(name, *(column(c) for c in names))
+                digest = hashlib.sha256()
+                count = 0
+                for row in connection.execute(select(*rows.c).order_by(*rows.c)):
+                    digest.update(repr(tuple(row)).encode())
+                    count += 1
+                result[name] = (count, digest.hexdigest())
+    except sa_exc.SQLAlchemyError as error:
+        raise BackupError(f"cannot read the database: {first_line(error)}") from None
+    finally:
+        engine.dispose()
+    return result
+
+
+def on_database(settings: Settings, name: str | None) -> Settings:
+    """``settings`` with the database ``name`` on the same PostgreSQL server (None: as is)."""
+    if name is None:
+        return settings
+    if settings.is_sqlite:
+        raise BackupError("--database names a PostgreSQL database; on SQLite set DATABASE_URL")
+    url = make_url(settings.database_url).set(database=name)
+    return settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
 
 
 @contextmanager

@@ -79,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(handler=_db_upgrade)
     current = db_commands.add_parser("current", help="print the schema's revision")
     current.set_defaults(handler=_db_current)
+    checksum = db_commands.add_parser(
+        "checksum",
+        help="print each table's row count and a SHA-256 of its rows (compare two databases)",
+    )
+    checksum.add_argument(
+        "--database", help="another database on the same PostgreSQL server (default: the URL's)"
+    )
+    checksum.set_defaults(handler=_db_checksum)
 
     for name, flagged in (("flag", True), ("unflag", False)):
         command = commands.add_parser(name, help=f"{name} a message by id")
@@ -110,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--force", action="store_true", help="replace the contents of a database that holds data"
     )
+    load.add_argument(
+        "--database",
+        help="restore into this database on the same PostgreSQL server (default: the URL's)",
+    )
     load.set_defaults(handler=_restore)
     schema = commands.add_parser(
         "graphql-schema", help="print the GraphQL schema (SDL), as schema.graphql holds it"
@@ -137,6 +149,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--limit", type=_positive, help="replay only the first N lines")
     replay.add_argument(
+        "--skip",
+        type=_positive,
+        default=0,
+        help="start after the first N lines (replayed before; --check counts them as answered)",
+    )
+    replay.add_argument(
+        "--rate", type=_rate, help="send at most this many requests per second in all"
+    )
+    replay.add_argument(
+        "--cacert", type=Path, help="trust this CA certificate (PEM) for an https:// URL"
+    )
+    replay.add_argument(
+        "--journal", type=Path, help="append one JSON line per request to this file"
+    )
+    replay.add_argument(
+        "--check",
+        action="store_true",
+        help="then read every user back and compare with what the answered requests wrote",
+    )
+    replay.add_argument(
         "--timeout",
         type=_seconds,
         default=REPLAY_TIMEOUT,
@@ -156,6 +188,16 @@ def _positive(raw: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {raw!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _rate(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of requests per second: {raw!r}")
     return value
 
 
@@ -316,7 +358,15 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    print(backup.restore(Settings.from_env(), args.path, force=args.force))
+    settings = backup.on_database(Settings.from_env(), args.database)
+    print(backup.restore(settings, args.path, force=args.force))
+    return 0
+
+
+def _db_checksum(args: argparse.Namespace) -> int:
+    settings = backup.on_database(Settings.from_env(), args.database)
+    for name, (rows, digest) in backup.checksums(settings).items():
+        print(f"{name}\t{rows}\t{digest}")
     return 0
 
 

@@ -16,8 +16,10 @@ pass); progress and the summary go to stderr. The exit status is 1 on any error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
+import ssl
 import sys
 import threading
 import time
@@ -25,6 +27,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,14 +97,17 @@ class Action:
 
 
 def read_scenario(
-    path: Path, limit: int | None = None
+    path: Path, limit: int | None = None, skip: int = 0
 ) -> tuple[list[Action], list[tuple[int, str]]]:
-    """The actions of a scenario file, and the (line number, problem) of lines that are not."""
+    """The actions of a scenario file (``limit`` lines after the first ``skip``), and the
+    (line number, problem) of lines that are not."""
     actions: list[Action] = []
     problems: list[tuple[int, str]] = []
     with path.open(encoding="utf-8", newline="\n") as lines:
         for number, line in enumerate(lines, start=1):
-            if limit is not None and number > limit:
+            if number <= skip:
+                continue
+            if limit is not None and number > skip + limit:
                 break
             if not line.strip():
                 continue
@@ -118,6 +124,8 @@ class Outcome:
     seconds: float
     status: int | None = None
     failure: str | None = None
+    sent_at: float = 0.0  # Unix time
+    retry_after: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -140,6 +148,7 @@ class Report:
     slow: Counter[str] = field(default_factory=Counter)  # requests >= 300 ms, by action kind
     errors: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    outcomes: list[Outcome] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -173,8 +182,15 @@ class Replayer:
         out: TextIO | None = None,
         progress: TextIO | None = None,
         total: int = 0,
+        verify: ssl.SSLContext | bool = True,
+        rate: float | None = None,
+        journal: TextIO | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.verify = verify
+        # Each worker waits this long between the starts of its requests: ``rate`` in all.
+        self.interval = workers / rate if rate else 0.0
+        self.journal = journal
         self.host = base_url
         self.workers = workers
         self.timeout = timeout
@@ -197,10 +213,12 @@ class Replayer:
             timeout=self.timeout,
             headers=self.headers,
             limits=httpx.Limits(max_keepalive_connections=0),
+            verify=self.verify,
         )
 
     def send(self, client: httpx.Client, action: Action) -> Outcome:
         path, body = action.request()
+        sent_at = time.time()
         started = time.perf_counter()
         try:
             response = client.post(path, content=body)
@@ -213,8 +231,13 @@ class Replayer:
             outcome = Outcome(action, time.perf_counter() - started, failure=type(exc).__name__)
             self._write("=" * 40 + "\n" + trace)
         else:
-            outcome = Outcome(action, time.perf_counter() - started, status=response.status_code)
-        self._record(outcome)
+            outcome = Outcome(
+                action,
+                time.perf_counter() - started,
+                status=response.status_code,
+                retry_after=response.headers.get("retry-after"),
+            )
+        self._record(dataclasses.replace(outcome, sent_at=sent_at))
         return outcome
 
     def run(self, shards: Iterable[Sequence[Action]]) -> None:
@@ -230,7 +253,11 @@ class Replayer:
 
     def _run_shard(self, actions: Sequence[Action]) -> None:
         with self.client() as client:
+            due = time.monotonic()
             for action in actions:
+                if self.interval:
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    due += self.interval
                 self.send(client, action)
 
     def _record(self, outcome: Outcome) -> None:
@@ -239,6 +266,9 @@ class Replayer:
             if outcome.seconds >= DEFAULT_TIMEOUT:
                 self.report.slow[outcome.action.kind] += 1
             self.report.statuses[outcome.failure or str(outcome.status)] += 1
+            self.report.outcomes.append(outcome)
+            if self.journal is not None:
+                self.journal.write(journal_line(outcome))
             if not outcome.ok:
                 self.report.errors += 1
                 self._write(self.error_line(outcome) + "\n")
@@ -278,6 +308,26 @@ class Replayer:
             self._show_progress(final=True)
 
 
+def journal_line(outcome: Outcome) -> str:
+    """One request as a JSON line: when it was sent, what, and how it was answered."""
+    return (
+        json.dumps(
+            {
+                "sent_at": round(outcome.sent_at, 3),
+                "latest": outcome.action.latest,
+                "kind": outcome.action.kind,
+                "user": outcome.action.username,
+                "status": outcome.status,
+                "failure": outcome.failure,
+                "ms": round(outcome.seconds * 1000, 1),
+                "retry_after": outcome.retry_after,
+                "ok": outcome.ok,
+            }
+        )
+        + "\n"
+    )
+
+
 def plan(actions: Sequence[Action], workers: int) -> list[list[list[Action]]]:
     """Phases of shards: in each phase the shards run in parallel, phases one after another.
 
@@ -314,6 +364,9 @@ def replay(
     auth: str = DEFAULT_SIMULATOR_AUTH,
     out: TextIO | None = None,
     progress: TextIO | None = None,
+    verify: ssl.SSLContext | bool = True,
+    rate: float | None = None,
+    journal: TextIO | None = None,
 ) -> Report:
     """Replay ``actions`` against ``base_url``; the report holds every latency and the errors."""
     replayer = Replayer(
@@ -324,6 +377,9 @@ def replay(
         out=out,
         progress=progress,
         total=len(actions),
+        verify=verify,
+        rate=rate,
+        journal=journal,
     )
     started = time.perf_counter()
     for phase in plan(actions, workers):
@@ -341,24 +397,123 @@ def command(
 ) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    skip = getattr(args, "skip", 0)
     try:
-        actions, problems = read_scenario(args.scenario, args.limit)
+        actions, problems = read_scenario(args.scenario, args.limit, skip)
+        before, _ = read_scenario(args.scenario, skip) if skip else ([], [])
+        verify: ssl.SSLContext | bool = True
+        if getattr(args, "cacert", None) is not None:
+            verify = ssl.create_default_context(cafile=str(args.cacert))
     except OSError as exc:
         err.write(f"error: cannot read the scenario: {exc}\n")
+        return 1
+    except ssl.SSLError as exc:
+        err.write(f"error: cannot use {args.cacert} as a CA certificate: {exc}\n")
         return 1
     for number, problem in problems:
         err.write(f"{args.scenario}:{number}: {problem}\n")
     tty = (isatty or err.isatty)()
-    report = replay(
-        args.url,
-        actions,
-        workers=args.workers,
-        timeout=args.timeout,
-        auth=args.auth,
-        out=out,
-        progress=err if tty else None,
-    )
+    journal = getattr(args, "journal", None)
+    with (
+        journal.open("a", encoding="utf-8") if journal is not None else nullcontext()
+    ) as journal_file:
+        report = replay(
+            args.url,
+            actions,
+            workers=args.workers,
+            timeout=args.timeout,
+            auth=args.auth,
+            out=out,
+            progress=err if tty else None,
+            verify=verify,
+            rate=getattr(args, "rate", None),
+            journal=journal_file,
+        )
     err.write(report.summary() + "\n")
     if problems:
         err.write(f"{len(problems)} scenario lines could not be replayed\n")
-    return 1 if report.errors or problems else 0
+    mismatches: list[str] = []
+    if getattr(args, "check", False):
+        mismatches = check_state(args.url, before, report.outcomes, auth=args.auth, verify=verify)
+        for mismatch in mismatches:
+            err.write(f"state: {mismatch}\n")
+        err.write(f"state: {len(mismatches)} mismatches against what the answered requests wrote\n")
+    return 1 if report.errors or problems or mismatches else 0
+
+
+@dataclass
+class _Expected:
+    """What the server must hold after a replay: for each registered user, the messages
+    (``True`` where the request was answered, ``False`` where it may or may not have been
+    written) and the followed users (``None`` where unanswered requests leave it open)."""
+
+    users: set[str] = field(default_factory=set)
+    messages: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    follows: dict[str, dict[str, bool | None]] = field(default_factory=dict)
+
+    def add(self, action: Action, answered: bool) -> None:
+        user = action.username
+        if action.kind == "register":
+            if answered:
+                self.users.add(user)
+            self.messages.setdefault(user, [])
+            self.follows.setdefault(user, {})
+        elif action.kind == "tweet":
+            self.messages.setdefault(user, []).append((action.argument, answered))
+        else:
+            follows = self.follows.setdefault(user, {})
+            if answered:
+                follows[action.argument] = action.kind == "follow"
+            elif follows.get(action.argument) != (action.kind == "follow"):
+                follows[action.argument] = None
+
+
+def check_state(
+    base_url: str,
+    before: Sequence[Action],
+    outcomes: Sequence[Outcome],
+    *,
+    auth: str = DEFAULT_SIMULATOR_AUTH,
+    verify: ssl.SSLContext | bool = True,
+) -> list[str]:
+    """Read every user's messages and follows back from the simulator API and compare them
+    with what the replay wrote: every answered write is there, in order, and nothing is there
+    that no request sent. ``before`` are actions replayed earlier (``--skip``), all answered.
+    Returns the mismatches, none when the state is exact."""
+    expected = _Expected()
+    for action in before:
+        expected.add(action, True)
+    for outcome in sorted(outcomes, key=lambda o: o.action.latest):
+        expected.add(outcome.action, outcome.ok)
+    problems: list[str] = []
+    headers = {"Authorization": auth}
+    with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, verify=verify) as client:
+        for user, sent in expected.messages.items():
+            path = quote(user, safe="")
+            response = client.get(f"/msgs/{path}", params={"no": 100_000})
+            if response.status_code != 200:
+                if user in expected.users:
+                    problems.append(f"{user}: GET /msgs answered {response.status_code}")
+                continue
+            held = [item["content"] for item in response.json()][::-1]
+            answered = [text for text, ok in sent if ok]
+            if all(ok for _, ok in sent):
+                if held != answered:
+                    problems.append(f"{user}: {len(held)} messages, {len(answered)} expected")
+            else:
+                missing = Counter(answered) - Counter(held)
+                unsent = Counter(held) - Counter(text for text, _ in sent)
+                if missing or unsent:
+                    problems.append(
+                        f"{user}: {sum(missing.values())} answered messages missing, "
+                        f"{sum(unsent.values())} that nobody sent"
+                    )
+            response = client.get(f"/fllws/{path}", params={"no": 100_000})
+            held_follows = set(response.json()["follows"]) if response.status_code == 200 else set()
+            for target, state in expected.follows.get(user, {}).items():
+                if state is not None and (target in held_follows) != state:
+                    problems.append(f"{user}: follows {target} is {not state}, expected {state}")
+            strangers = held_follows - set(expected.follows.get(user, {}))
+            if strangers:
+                problems.append(f"{user}: follows {sorted(strangers)} that nobody asked for")
+    return problems
