@@ -401,15 +401,16 @@ def command(
     try:
         actions, problems = read_scenario(args.scenario, args.limit, skip)
         before, _ = read_scenario(args.scenario, skip) if skip else ([], [])
-        verify: ssl.SSLContext | bool = True
-        if getattr(args, "cacert", None) is not None:
-            verify = ssl.create_default_context(cafile=str(args.cacert))
     except OSError as exc:
         err.write(f"error: cannot read the scenario: {exc}\n")
         return 1
-    except ssl.SSLError as exc:
-        err.write(f"error: cannot use {args.cacert} as a CA certificate: {exc}\n")
-        return 1
+    verify: ssl.SSLContext | bool = True
+    if getattr(args, "cacert", None) is not None:
+        try:
+            verify = ssl.create_default_context(cafile=str(args.cacert))
+        except OSError as exc:  # ssl.SSLError too
+            err.write(f"error: cannot use {args.cacert} as a CA certificate: {exc}\n")
+            return 1
     for number, problem in problems:
         err.write(f"{args.scenario}:{number}: {problem}\n")
     tty = (isatty or err.isatty)()

@@ -3,7 +3,6 @@ holding the simulator scenario's data, compared table by table after the round t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -12,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import column, create_engine, inspect, select, table
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
-from minitwit import migrate, passwords
+from minitwit import backup, migrate, passwords
 from minitwit.db import Database
 from minitwit.models import Message, User
 from minitwit.replay import Action
@@ -43,23 +41,7 @@ def minitwit(*args: str, url: str) -> subprocess.CompletedProcess[str]:
 
 def fingerprint(url: str) -> Fingerprint:
     """Every table's row count and a SHA-256 of its rows in a fixed order."""
-    engine = create_engine(Settings(database_url=url).database_url, poolclass=NullPool)
-    result: Fingerprint = {}
-    try:
-        with engine.connect() as connection:
-            for name in sorted(inspect(connection).get_table_names()):
-                columns = sorted(c["name"] for c in inspect(connection).get_columns(name))
-                rows = table(name, *(column(c) for c in columns))
-                query = select(*rows.c).order_by(*rows.c)
-                digest = hashlib.sha256()
-                count = 0
-                for row in connection.execute(query):
-                    digest.update(repr(tuple(row)).encode())
-                    count += 1
-                result[name] = (count, digest.hexdigest())
-    finally:
-        engine.dispose()
-    return result
+    return backup.checksums(Settings(database_url=url))
 
 
 def load_scenario(url: str) -> None:
@@ -259,3 +241,33 @@ def test_restore_refuses_a_sqlite_file_on_postgresql_and_vice_versa(
         assert "is not a SQLite database" in wrong.stderr
     finally:
         postgres.drop(pg_url)
+
+
+def test_db_checksum_prints_what_the_restore_is_compared_by(source: Source) -> None:
+    printed = minitwit("db", "checksum", url=source.url)
+    assert printed.returncode == 0, printed.stderr
+    rows = [line.split("\t") for line in printed.stdout.splitlines()]
+    assert {name: (int(count), digest) for name, count, digest in rows} == source.fingerprint
+
+
+def test_restore_into_another_database_of_the_same_server(
+    source: Source, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if source.url.startswith("sqlite"):
+        refused = minitwit("restore", "--database", "other", str(tmp_path / "x"), url=source.url)
+        assert refused.returncode == 1
+        assert refused.stderr == (
+            "error: --database names a PostgreSQL database; on SQLite set DATABASE_URL\n"
+        )
+        return
+    path = tmp_path / "minitwit.backup"
+    assert minitwit("backup", str(path), url=source.url).returncode == 0
+    target = empty_database(source, request, tmp_path, migrated=False)
+    name = target.rsplit("/", 1)[1]
+    # The URL names the source's database; --database the one beside it to restore into.
+    restored = minitwit("restore", "--database", name, str(path), url=source.url)
+    assert restored.returncode == 0, restored.stderr
+    compared = minitwit("db", "checksum", "--database", name, url=source.url)
+    assert compared.returncode == 0, compared.stderr
+    assert compared.stdout == minitwit("db", "checksum", url=source.url).stdout
+    assert fingerprint(target) == source.fingerprint
