@@ -49,6 +49,7 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "minitwit_write"
 UNAVAILABLE = "The database is unavailable; try again shortly"
 TIMED_OUT = "The database took too long to answer; try again shortly"
+TCP_USER_TIMEOUT_MS = 1000
 PG_QUERY_CANCELED = "57014"  # statement_timeout (or an operator's pg_cancel_backend)
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes; extended ones keep them in the low byte
 PG_PROGRAM_LIMIT_EXCEEDED = "54"  # SQLSTATE class: statement too complex, too many columns, ...
@@ -84,6 +85,16 @@ def is_unavailable(error: BaseException) -> bool:
     if str(getattr(error.orig, "pgcode", None) or "").startswith(PG_PROGRAM_LIMIT_EXCEEDED):
         return False  # an OperationalError too, but retrying it cannot help
     return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error``, raised while getting a connection, says the PostgreSQL server is out
+    of reach (refused, unresolvable, timed out, shutting down, starting up). An error on a
+    connection already open is not one: a single connection can be ended while the server
+    answers (``pg_terminate_backend``), and a unit of work retries with a new one."""
+    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError) and not isinstance(
+        error.orig, sqlite3.Error
+    )
 
 
 def log_failure(error: BaseException, where: str = "", **fields: Any) -> bool:
@@ -146,6 +157,9 @@ def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
         isolation_level="AUTOCOMMIT",
         connect_args={
             "connect_timeout": 5,
+            # Data unacknowledged this long (a server whose address vanished) fails the
+            # connection instead of TCP's minutes of retransmissions.
+            "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
             "application_name": "minitwit",
             **({"options": session_options(settings)} if request_timeouts else {}),
         },
@@ -455,6 +469,58 @@ def _checkout(bind: Engine) -> PoolProxiedConnection:
         ) from error
 
 
+class Outage:
+    """Fail fast while the database server is out of reach.
+
+    Without this, every request during a PostgreSQL restart would open a connection of its
+    own and wait for it to fail: promptly while the server refuses, but up to a second (the
+    TCP retransmission of a connection to an address that no longer answers) once its
+    container is gone. So the first connection that cannot be made (``is_outage``) starts an
+    outage: from then on requests fail at once with the same 503 (and Retry-After)
+    while one thread of its own tries a fresh connection every ``interval`` seconds; the
+    first that succeeds ends the outage."""
+
+    def __init__(self, probe: Callable[[], None], interval: float = 0.2) -> None:
+        self.probe = probe
+        self.interval = interval
+        self.down = False
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Raise the database's unavailability at once during an outage."""
+        if self.down:
+            raise sa_exc.OperationalError(
+                "(no statement: the database server is out of reach, probing)",
+                None,
+                ConnectionError("the database server is out of reach"),
+            )
+
+    def failed(self, error: BaseException) -> None:
+        """Start an outage if ``error`` says so (and none is under way)."""
+        if not is_outage(error):
+            return
+        with self._lock:
+            if self.down:
+                return
+            self.down = True
+        logger.warning(
+            "database out of reach: failing fast until it answers: {e}", e=first_line(error)
+        )
+        threading.Thread(target=self._probe_until_up, name="minitwit-db-probe", daemon=True).start()
+
+    def _probe_until_up(self) -> None:
+        started = time.monotonic()
+        while True:
+            try:
+                self.probe()
+            except Exception:
+                time.sleep(self.interval)
+                continue
+            self.down = False
+            logger.info("database answers again after {s:.1f} s", s=time.monotonic() - started)
+            return
+
+
 class Database:
     """The engine, plus the thread limiter that keeps database work off the event loop."""
 
@@ -478,6 +544,7 @@ class Database:
             else self.write_engine
         )
         self.limiter = anyio.CapacityLimiter(settings.db_pool_size)
+        self.outage = Outage(self._probe) if self.batched else None
         # Hears the changes each unit announced, after it committed: the in-process fan-out
         # of live timelines on SQLite. PostgreSQL announces them itself (NOTIFY, in the write).
         self.announced: Callable[[list[Change]], None] | None = None
@@ -489,7 +556,16 @@ class Database:
         Each ``Tx.write`` is all or nothing; ``atomic`` makes the whole unit one transaction
         on PostgreSQL too (for the command line; it costs a BEGIN and a COMMIT)."""
         bind = self.transactional_engine if atomic else self.write_engine if write else self.engine
-        tx = Tx(bind, _checkout(bind), batched=self.batched and not atomic, observer=self.observer)
+        outage = self.outage
+        if outage is not None:
+            outage.check()
+        try:
+            connection = _checkout(bind)
+        except Exception as error:
+            if outage is not None:
+                outage.failed(error)
+            raise
+        tx = Tx(bind, connection, batched=self.batched and not atomic, observer=self.observer)
         try:
             yield tx
             tx.finish()
@@ -539,6 +615,19 @@ class Database:
         if self.observer is not None and self.limiter.available_tokens == 0:
             self.observer.waited()
         return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
+
+    def _probe(self) -> None:
+        """One fresh connection and a round trip, outside the pool (whose connections may
+        all be held by requests); it gives up as soon as libpq lets it (2 s)."""
+        args, params = self.engine.dialect.create_connect_args(self.engine.url)
+        params = {**params, "connect_timeout": 2, "application_name": "minitwit-probe"}
+        connection = self.engine.dialect.connect(*args, **params)
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        finally:
+            connection.close()
 
     async def run_work(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:
         """Run ``func(tx, *args)`` in a worker thread, in one unit of work (see ``work``)."""

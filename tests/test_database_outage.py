@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import sqlite3
+import struct
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg2
 import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 
 from minitwit.app import create_app
-from minitwit.db import UNAVAILABLE
+from minitwit.db import UNAVAILABLE, is_outage
 from minitwit.settings import Settings
 from tests.conftest import (
     LiveServer,
@@ -142,3 +149,96 @@ def _terminate_connections_to(database: str) -> int:
         database,
     )
     return int(rows[0][0])
+
+
+class Gate:
+    """A TCP forwarder in front of PostgreSQL that can be shut (the server gone: every
+    connection reset, new ones refused) and opened again on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.connections: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.open()
+
+    def open(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port), reuse_port=True)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def shut(self) -> None:
+        assert self.listener is not None
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept
+        self.listener.close()
+        for connection in self.connections:
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            connection.close()
+        self.connections.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.connections += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.mark.postgres
+def test_while_the_server_is_gone_requests_fail_fast_and_recover_when_it_is_back(
+    postgres: PostgresDatabases,
+) -> None:
+    url = postgres.fresh()
+    parsed = make_url(url)
+    gate = Gate((parsed.host or "127.0.0.1", parsed.port or 5432))
+    try:
+        settings = Settings(
+            database_url=parsed.set(port=gate.port).render_as_string(hide_password=False),
+            secret_key=TEST_SECRET,
+            migrate_on_start=False,
+        )
+        with LiveServer(create_app(settings)) as live, live.client() as client:
+            assert client.get("/latest").status_code == 200
+            gate.shut()
+            answers = []
+            for _ in range(30):
+                started = time.monotonic()
+                response = client.get("/latest")
+                answers.append((response.status_code, time.monotonic() - started))
+                assert response.headers["retry-after"] == "1"
+            assert {status for status, _ in answers} == {503}
+            assert max(seconds for _, seconds in answers) < 0.5
+            assert live.app.state.db.outage.down
+            gate.open()
+            deadline = time.monotonic() + 3
+            while client.get("/latest").status_code != 200:
+                assert time.monotonic() < deadline, "no recovery after the server came back"
+                time.sleep(0.05)
+            assert not live.app.state.db.outage.down
+    finally:
+        gate.shut()
+        postgres.drop(url)
+
+
+def test_an_error_on_an_open_connection_is_no_outage() -> None:
+    cut = sa_exc.OperationalError("SELECT 1", None, psycopg2.OperationalError("server closed"))
+    assert is_outage(cut)  # raised by a checkout, it would be one
+    locked = sa_exc.OperationalError("BEGIN", None, sqlite3.OperationalError("locked"))
+    assert not is_outage(locked)
+    assert not is_outage(sa_exc.IntegrityError("INSERT", None, psycopg2.IntegrityError("dup")))
