@@ -13,7 +13,9 @@
 #   LOCAL_IMAGE_PREFIX  repository prefix of the images made here (default minitwit-local)
 #   MINITWIT_IMAGE, MINITWIT_TAG   the MiniTwit image (default $LOCAL_IMAGE_PREFIX/minitwit,
 #                       tag: the checkout's commit)
-#   DEBIAN_MIRROR       the Debian mirror debootstrap and apt use (default deb.debian.org)
+#   DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR
+#                       the Debian archives debootstrap and apt use (default: the host's own,
+#                       from its apt sources)
 #   LOCAL_CA_DIR        certificate authorities to trust inside builds, beyond Debian's
 #                       (default /usr/local/share/ca-certificates, as the host trusts them)
 #   REBUILD_BASE=1      debootstrap again even if the base image exists
@@ -23,7 +25,14 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../.." && pwd)"
 
 prefix="${LOCAL_IMAGE_PREFIX:-minitwit-local}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The archive a host's apt uses for SUITE's packages: its URIs (deb822) or deb lines.
+host_archive() { # PATH_SUFFIX (debian, debian-security)
+    { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+        2>/dev/null || true; } | sed -n -e "s|^URIs: *\([^ ]*/$1\)/*$|\1|p" \
+        -e "s|^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*/$1\)/* .*|\2|p" | head -n1
+}
+mirror="${DEBIAN_MIRROR:-$(host_archive debian)}"
+security_mirror="${DEBIAN_SECURITY_MIRROR:-$(host_archive debian-security)}"
 local_ca="${LOCAL_CA_DIR:-/usr/local/share/ca-certificates}"
 minitwit_image="${MINITWIT_IMAGE:-$prefix/minitwit}"
 minitwit_tag="${MINITWIT_TAG:-$(git -C "$repo_root" rev-parse --short=12 HEAD 2>/dev/null || echo latest)}"
@@ -69,7 +78,7 @@ build_debian() {
         find "$local_ca" -maxdepth 1 -name '*.crt' -exec cp {} "$context/local-ca/" \;
     fi
     build "$debian_image" "$context" --build-arg "BASE_IMAGE=$debootstrap_image" \
-        --build-arg "DEBIAN_MIRROR=$mirror"
+        --build-arg "DEBIAN_MIRROR=$mirror" --build-arg "DEBIAN_SECURITY_MIRROR=$security_mirror"
     rm -rf "$context"
 }
 
@@ -80,7 +89,8 @@ build_one() {
         python) build "$python_image" "$here/python" ;;
         minitwit)
             build "$minitwit_image:$minitwit_tag" "$repo_root" --build-arg "PYTHON_IMAGE=$python_image" ;;
-        postgres | nginx | prometheus | alertmanager | blackbox-exporter | node-exporter)
+        alertmanager) build "$(image_of "$1")" "$here/$1" --build-arg "DEBIAN_MIRROR=$mirror" ;;
+        postgres | nginx | prometheus | blackbox-exporter | node-exporter)
             build "$(image_of "$1")" "$here/$1" ;;
         *) die "unknown image: $1" ;;
     esac
@@ -100,6 +110,7 @@ image_of() {
 print_env() {
     cat <<EOF
 export MINITWIT_IMAGE=$minitwit_image MINITWIT_TAG=$minitwit_tag
+export MINITWIT_PYTHON_IMAGE=$python_image
 export MINITWIT_POSTGRES_IMAGE=$(image_of postgres)
 export MINITWIT_NGINX_IMAGE=$(image_of nginx)
 export MINITWIT_PROMETHEUS_IMAGE=$(image_of prometheus)
@@ -113,6 +124,8 @@ EOF
 }
 
 main() {
+    [ -n "$mirror" ] && [ -n "$security_mirror" ] \
+        || die "set DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR (this host's apt sources name none)"
     if [ "${1:-}" = --env ]; then
         print_env
         return
