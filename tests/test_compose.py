@@ -1,23 +1,28 @@
 """``compose.yaml``: local development on the production stack's images.
 
-No Docker engine runs here: the file is read and held against docker-stack.yml and the files it
-mounts; ``promtool`` checks the Prometheus configuration it mounts.
+The file is read and held against docker-stack.yml and the files it mounts; ``promtool``
+checks the Prometheus configuration it mounts; and ``docker compose up`` runs it for real.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import shared_file
+
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"db", "web", "prometheus", "grafana"}
+REQUIRE_DOCKER = os.environ.get("MINITWIT_REQUIRE_DOCKER") == "1"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -32,7 +37,13 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stack() -> dict[str, Any]:
-    return load("docker-stack.yml")
+    """The stack as deploy.sh deploys it: both stack files."""
+    merged: dict[str, Any] = {}
+    for name in ("docker-stack.yml", "docker-stack.grafana.yml"):
+        for key, value in load(name).items():
+            if isinstance(value, dict):
+                merged.setdefault(key, {}).update(value)
+    return merged
 
 
 def test_compose_runs_minitwit_postgres_prometheus_and_grafana(compose: dict[str, Any]) -> None:
@@ -44,7 +55,9 @@ def test_every_service_runs_the_image_the_stack_runs(
 ) -> None:
     for name in SERVICES:
         assert compose["services"][name]["image"] == stack["services"][name]["image"], name
-    assert compose["services"]["web"]["build"] == "."
+    build = compose["services"]["web"]["build"]
+    assert build["context"] == "."
+    assert build["args"]["PYTHON_IMAGE"] == "${MINITWIT_PYTHON_IMAGE:-python:3.11.10-slim-bookworm}"
 
 
 def test_web_reaches_the_database_compose_creates(compose: dict[str, Any]) -> None:
@@ -126,3 +139,40 @@ def test_promtool_accepts_the_compose_prometheus_config(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+@pytest.mark.scenario
+@pytest.mark.timeout(900)
+def test_docker_compose_up_serves_the_simulator_and_prometheus() -> None:
+    """``docker compose up`` for real (infra/test/compose.sh): the images built here, 1,000
+    simulator requests through it, their state read back, the web container scraped."""
+    missing = [tool for tool in ("docker", "debootstrap", "curl") if shutil.which(tool) is None]
+    if (
+        not missing
+        and subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, check=False
+        ).returncode
+    ):
+        missing.append("the docker compose plugin")
+    if missing:
+        message = f"docker compose up needs {', '.join(missing)}"
+        if REQUIRE_DOCKER:
+            pytest.fail(message + " (MINITWIT_REQUIRE_DOCKER=1 requires it)")
+        pytest.skip(message)
+    done = subprocess.run(
+        ["bash", str(ROOT / "infra" / "test" / "compose.sh")],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHON": sys.executable,
+            "MINITWIT_SCENARIO": str(shared_file("minitwit_scenario.csv")),
+        },
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "state: 0 mismatches" in done.stderr
+    assert "1000 requests" in done.stderr
+    assert "0 errors" in done.stderr

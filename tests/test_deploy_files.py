@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -802,3 +803,56 @@ def test_workflow_rolls_back_to_a_named_revision(workflow: dict[str, Any]) -> No
     assert "inputs.revision != ''" in rollback["if"]
     assert 'infra/deploy.sh rollback "$REVISION"' in steps_text(rollback)
     assert "inputs.revision == ''" in workflow["jobs"]["test"]["if"]
+
+
+DOCKERFILES = [ROOT / "Dockerfile", *sorted((INFRA / "images").glob("*/Dockerfile"))]
+
+
+@pytest.mark.parametrize(
+    "dockerfile", DOCKERFILES, ids=[str(p.relative_to(ROOT)) for p in DOCKERFILES]
+)
+def test_every_dockerfile_passes_hadolint_and_says_why_it_ignores_a_rule(
+    dockerfile: Path,
+) -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = dockerfile.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if match := re.match(r"# hadolint ignore=(\S+)", line):
+            above = "\n".join(lines[max(0, number - 3) : number])
+            for rule in match.group(1).split(","):
+                assert f"# {rule} (" in above, f"{dockerfile}:{number + 1}: why is {rule} ignored?"
+
+
+@pytest.mark.parametrize(
+    "dockerfile", DOCKERFILES, ids=[str(p.relative_to(ROOT)) for p in DOCKERFILES]
+)
+def test_every_dockerfile_builds_without_buildkit_and_pulls_no_frontend(dockerfile: Path) -> None:
+    text = dockerfile.read_text()
+    assert not re.search(r"^# *syntax=", text, re.M | re.I)  # BuildKit would pull a frontend
+    for instruction in dockerfile_like_instructions(text):
+        # BuildKit-only flags and heredocs fail on the classic builder.
+        assert not re.search(r"--(chmod|mount|link|parents|exclude|checksum)\b", instruction)
+        assert "<<" not in instruction.split("\n", 1)[0]
+    base = re.search(r"^ARG (\w+)=\S+$", text, re.M)
+    assert base is not None, "the base is a build argument"
+    assert re.search(rf"^FROM \$\{{{base.group(1)}\}}", text, re.M), "the base is a build argument"
+
+
+def dockerfile_like_instructions(text: str) -> list[str]:
+    joined = re.sub(r"\\\n", " ", text)
+    return [line for line in joined.splitlines() if line and not line.startswith("#")]
+
+
+def test_every_image_can_be_named_from_the_environment(services: dict[str, Any]) -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    for name, spec in [*services.items(), *compose.items()]:
+        image = spec["image"]
+        assert image.startswith("${MINITWIT_"), (name, image)
