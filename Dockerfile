@@ -28,6 +28,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MINITWIT_WEB_DIR=/app/web
 # postgresql-client (15, bookworm's, the server's major version): pg_dump and pg_restore
 # for `minitwit backup` and `minitwit restore`.
+# DL3008 (pin apt packages' versions): a stable Debian release changes a package only for a
+# security fix, which a rebuild should take; the release itself is pinned by the base.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends postgresql-client-15 \
