@@ -15,16 +15,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from minitwit import migrate, passwords, rest_compat
 from minitwit.db import Database, first_line, is_unavailable, log_failure, unavailable_reason
 from minitwit.live import Hub
-from minitwit.logs import configure_logging
-from minitwit.metrics import Metrics, known_operations
 from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
-from minitwit.readiness import Readiness
+from minitwit.ops import health
+from minitwit.ops.logs import configure_logging
+from minitwit.ops.metrics import Metrics, known_operations
 from minitwit.resolvers import accounts, latest
 from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
@@ -78,10 +78,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     simulator = rest_compat.SimulatorApi(db, settings, hashing)
 
-    async def live(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    readiness = Readiness(settings)
+    readiness = health.Readiness(settings)
 
     async def metrics_endpoint(request: Request) -> Response:
         # The simulator's latest is read from the database, so every worker and every
@@ -111,7 +108,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     routes: list[BaseRoute] = [
         *simulator.routes(),  # first: the simulator's requests are most of the traffic
-        Route("/health/live", live, methods=["GET"]),
+        Route("/health/live", health.live, methods=["GET"]),
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"], middleware=[same_origin, session]),

@@ -21,9 +21,10 @@ from loguru import logger
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from minitwit import __version__, backup, migrate
+from minitwit import __version__, migrate
 from minitwit.db import Database, Tx, first_line
-from minitwit.logs import configure_logging
+from minitwit.ops import backup
+from minitwit.ops.logs import configure_logging
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
 from minitwit.resolvers.validation import global_id, parse_global_id

@@ -69,7 +69,7 @@ class Announcement:
 
 
 class LiveObserver(Protocol):
-    """What the metrics hear of live timelines (see ``minitwit.metrics.LiveMetrics``)."""
+    """What the metrics hear of live timelines (see ``minitwit.ops.metrics.LiveMetrics``)."""
 
     def connected(self, delta: int) -> None:
         """A WebSocket connection opened (+1) or closed (-1)."""

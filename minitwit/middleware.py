@@ -17,8 +17,8 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minitwit.db import log_failure
-from minitwit.logs import ACCESS_LOG, GRAPHQL_OPERATION
-from minitwit.metrics import Metrics, route_template
+from minitwit.ops.logs import ACCESS_LOG, GRAPHQL_OPERATION
+from minitwit.ops.metrics import Metrics, route_template
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer
 REQUEST_ID_HEADER = "x-request-id"

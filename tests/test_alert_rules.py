@@ -26,7 +26,7 @@ RULE_TESTS = RULES_DIR / "minitwit.rules.test.yml"
 PROMETHEUS = ROOT / "infra" / "prometheus" / "prometheus.yml"
 ALERTMANAGER = ROOT / "infra" / "alertmanager" / "alertmanager.yml"
 
-# The metrics the rules read; the service (minitwit/metrics.py) or the stack's
+# The metrics the rules read; the service (minitwit/ops/metrics.py) or the stack's
 # exporters must keep exposing them under these names.
 RULE_METRICS = {
     "up",

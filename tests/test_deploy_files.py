@@ -271,7 +271,7 @@ def test_postgres_max_connections_covers_every_pool_during_a_rolling_update(
     max_connections = int(re.findall(r"max_connections=(\d+)", db_command)[0])
     env = environment(web)
     # The engine has no overflow: DB_POOL_SIZE is each process's ceiling, plus the readiness
-    # check's own connection (minitwit/readiness.py) and the live timelines' listener.
+    # check's own connection (minitwit/ops/health.py) and the live timelines' listener.
     per_process = int(env["DB_POOL_SIZE"]) + READINESS_CONNECTIONS + LISTENER_CONNECTIONS
     workers = int(option(web_command, "--workers"))
     # start-first runs one extra replica while the update is in flight.

@@ -9,7 +9,7 @@ from pathlib import Path
 from minitwit import migrate
 from minitwit.app import create_app
 from minitwit.db import Database
-from minitwit.healthcheck import check
+from minitwit.ops.healthcheck import check
 from minitwit.settings import Settings
 from tests.conftest import LiveServer
 from tests.servers import TEST_SECRET

@@ -22,7 +22,7 @@ from sqlalchemy import event
 from minitwit import migrate
 from minitwit.app import create_app
 from minitwit.db import Database
-from minitwit.readiness import SCHEMA_BEHIND, Readiness
+from minitwit.ops.health import SCHEMA_BEHIND, Readiness
 from minitwit.settings import Settings
 from tests.conftest import BACKENDS, LiveServer, PostgresDatabases
 from tests.factories import make_user
