@@ -18,8 +18,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from minitwit import migrate, passwords, rest_compat
-from minitwit.db import Database, first_line, is_unavailable, log_failure, unavailable_reason
+from minitwit import passwords, rest_compat
+from minitwit.db import migrate
+from minitwit.db.database import (
+    Database,
+    first_line,
+    is_unavailable,
+    log_failure,
+    unavailable_reason,
+)
 from minitwit.live import Hub
 from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
 from minitwit.ops import health

@@ -21,8 +21,9 @@ from loguru import logger
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from minitwit import __version__, migrate
-from minitwit.db import Database, Tx, first_line
+from minitwit import __version__
+from minitwit.db import migrate
+from minitwit.db.database import Database, Tx, first_line
 from minitwit.ops import backup
 from minitwit.ops.logs import configure_logging
 from minitwit.resolvers import accounts, legacy, messages

@@ -16,7 +16,7 @@ from loguru import logger
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minitwit.db import log_failure
+from minitwit.db.database import log_failure
 from minitwit.ops.logs import ACCESS_LOG, GRAPHQL_OPERATION
 from minitwit.ops.metrics import Metrics, route_template
 

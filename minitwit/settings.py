@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # None: JSON lines unless stdout is a terminal in development (see wants_json_logs)
     log_json: bool | None = Field(None, validation_alias="MINITWIT_LOG_JSON")
     migrate_on_start: bool = Field(True, validation_alias="MINITWIT_MIGRATE_ON_START")
-    # PostgreSQL limits for request work (0 turns one off); see minitwit.db.make_engine.
+    # PostgreSQL limits for request work (0 turns one off); see minitwit.db.database.make_engine.
     db_statement_timeout: Seconds = Field(5.0, validation_alias="MINITWIT_DB_STATEMENT_TIMEOUT")
     db_idle_in_transaction_timeout: Seconds = Field(
         10.0, validation_alias="MINITWIT_DB_IDLE_IN_TRANSACTION_TIMEOUT"

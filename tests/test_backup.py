@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import column, create_engine, inspect, select, table
 from sqlalchemy.pool import NullPool
 
-from minitwit import migrate, passwords
-from minitwit.db import Database
+from minitwit import passwords
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.models import Message, User
 from minitwit.replay import Action
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social

@@ -1,4 +1,4 @@
-"""minitwit/db.py: what counts as the database being unavailable, and how it is logged."""
+"""minitwit/db/database.py: what counts as the database being unavailable, and how it is logged."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from loguru import logger
 from sqlalchemy import text
 
-from minitwit.db import Database, is_unavailable, log_failure
+from minitwit.db.database import Database, is_unavailable, log_failure
 from minitwit.settings import Settings
 
 

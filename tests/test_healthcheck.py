@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minitwit import migrate
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.ops.healthcheck import check
 from minitwit.settings import Settings
 from tests.conftest import LiveServer

@@ -19,7 +19,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from minitwit.app import create_app
-from minitwit.db import Change, Database
+from minitwit.db.database import Change, Database
 from minitwit.live import REFETCH, Announcement, Delivery, Feed, Hub, LiveObserver
 from minitwit.resolvers import messages
 from minitwit.settings import Settings

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from minitwit import migrate
-from minitwit.db import Database
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 from strawberry.relay import GlobalID
 
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.models import Message, User
 from minitwit.resolvers import cursors, messages, social, timelines
 from minitwit.resolvers.errors import Invalid

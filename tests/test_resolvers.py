@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert
 from werkzeug.security import generate_password_hash
 
-from minitwit.db import Change, Database
+from minitwit.db.database import Change, Database
 from minitwit.models import SimulatorAction, User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from minitwit.app import SESSION_COOKIE, create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.security import CROSS_SITE_REFUSED, SECURITY_HEADERS, SameOriginGuard
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from minitwit.web_client import CONTENT_SECURITY_POLICY

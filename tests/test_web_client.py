@@ -16,7 +16,7 @@ import pytest
 import strawberry
 
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.settings import Settings
 from minitwit.web_client import CONTENT_SECURITY_POLICY, WebClient
 from tests.asgi import AppClient

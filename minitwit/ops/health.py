@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine, text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from minitwit import migrate
-from minitwit.db import first_line
+from minitwit.db import migrate
+from minitwit.db.database import first_line
 from minitwit.settings import Settings
 
 READY_TIMEOUT_SECONDS = 2.0

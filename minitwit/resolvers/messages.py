@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Text, bindparam, false, insert, select, update
 from sqlmodel import col
 
-from minitwit.db import Change, Tx
+from minitwit.db.database import Change, Tx
 from minitwit.models import Message, User
 from minitwit.resolvers.accounts import is_plausible_username, no_such_user, require_user
 from minitwit.resolvers.errors import Forbidden, Invalid, NotFound

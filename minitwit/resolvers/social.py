@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, Executable, Select, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from minitwit.db import Tx
+from minitwit.db.database import Tx
 from minitwit.models import Follower, User
 from minitwit.resolvers import cursors
 from minitwit.resolvers.accounts import (

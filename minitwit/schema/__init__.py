@@ -17,7 +17,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from minitwit.db import Database, first_line, is_unavailable
+from minitwit.db.database import Database, first_line, is_unavailable
 from minitwit.live import Hub
 from minitwit.models import User
 from minitwit.resolvers import sign_ins

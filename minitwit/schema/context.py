@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import HTTPConnection
 
-from minitwit.db import Database, Tx
+from minitwit.db.database import Database, Tx
 from minitwit.models import User
 from minitwit.resolvers import sign_ins, social, throttle
 from minitwit.resolvers.errors import Forbidden, Unauthenticated

@@ -18,7 +18,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from minitwit.db import Tx
+from minitwit.db.database import Tx
 from minitwit.live import ADDED, REFETCH, REMOVED, Delivery, Feed, Hub
 from minitwit.models import User
 from minitwit.resolvers import accounts

@@ -127,7 +127,7 @@ def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
     ``settings.db_statement_timeout`` and end one left idle in a transaction longer than
     ``db_idle_in_transaction_timeout``: request work never holds a connection (and its locks)
     for long. ``request_timeouts=False`` for the command line; migrations lift the limits for
-    their own run (``minitwit.migrate``), backups and readiness use engines of their own."""
+    their own run (``minitwit.db.migrate``), backups and readiness use engines of their own."""
     if settings.is_sqlite:
         engine = create_engine(
             settings.database_url,
