@@ -20,17 +20,12 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from minitwit import passwords, rest_compat
 from minitwit.db import migrate
-from minitwit.db.database import (
-    Database,
-    first_line,
-    is_unavailable,
-    log_failure,
-    unavailable_reason,
-)
+from minitwit.db.database import Database
+from minitwit.db.errors import is_unavailable, unavailable_reason
 from minitwit.live import Hub
 from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
 from minitwit.ops import health
-from minitwit.ops.logs import configure_logging
+from minitwit.ops.logs import configure_logging, first_line, log_failure
 from minitwit.ops.metrics import Metrics, known_operations
 from minitwit.resolvers import accounts, latest
 from minitwit.resolvers.errors import DomainError

@@ -23,9 +23,9 @@ from sqlalchemy.engine import make_url
 
 from minitwit import __version__
 from minitwit.db import migrate
-from minitwit.db.database import Database, Tx, first_line
+from minitwit.db.database import Database, Tx
 from minitwit.ops import backup
-from minitwit.ops.logs import configure_logging
+from minitwit.ops.logs import configure_logging, first_line
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
 from minitwit.resolvers.validation import global_id, parse_global_id

@@ -30,7 +30,8 @@ from typing import Any, Literal, Protocol
 
 from loguru import logger
 
-from minitwit.db.database import Change, Database, Tx, first_line
+from minitwit.db.database import Change, Database, Tx
+from minitwit.ops.logs import first_line
 from minitwit.resolvers import social, timelines
 from minitwit.resolvers.timelines import MessageView
 

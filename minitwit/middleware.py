@@ -16,8 +16,7 @@ from loguru import logger
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minitwit.db.database import log_failure
-from minitwit.ops.logs import ACCESS_LOG, GRAPHQL_OPERATION
+from minitwit.ops.logs import ACCESS_LOG, GRAPHQL_OPERATION, log_failure
 from minitwit.ops.metrics import Metrics, route_template
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer

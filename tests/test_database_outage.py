@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 from minitwit.app import create_app
-from minitwit.db.database import UNAVAILABLE
+from minitwit.db.errors import UNAVAILABLE
 from minitwit.settings import Settings
 from tests.conftest import (
     LiveServer,

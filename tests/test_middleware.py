@@ -12,7 +12,7 @@ import pytest
 from starlette.types import Message
 
 from minitwit.app import create_app
-from minitwit.db.database import UNAVAILABLE
+from minitwit.db.errors import UNAVAILABLE
 from minitwit.middleware import REQUEST_IDS
 from minitwit.settings import Settings
 from tests.asgi import AppClient

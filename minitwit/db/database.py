@@ -32,7 +32,6 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
-from loguru import logger
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
@@ -47,11 +46,6 @@ T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "minitwit_write"
-UNAVAILABLE = "The database is unavailable; try again shortly"
-TIMED_OUT = "The database took too long to answer; try again shortly"
-PG_QUERY_CANCELED = "57014"  # statement_timeout (or an operator's pg_cancel_backend)
-SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes; extended ones keep them in the low byte
-PG_PROGRAM_LIMIT_EXCEEDED = "54"  # SQLSTATE class: statement too complex, too many columns, ...
 
 # A statement and its parameters, for ``Tx.write``. Statements that are written often are
 # module-level constants with ``bindparam`` placeholders, compiled once per dialect.
@@ -64,62 +58,6 @@ class Change(NamedTuple):
     kind: str
     message_id: int
     author_id: int
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` is the database being out of reach or giving up on the transaction
-    (down, restarting, connection cut, deadlocked, locked, no pooled connection in time):
-    a condition worth retrying, not a bug. Anything else stays an internal error.
-    """
-    if isinstance(error, sa_exc.TimeoutError):
-        return True
-    if not isinstance(error, sa_exc.DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    if isinstance(error.orig, sqlite3.Error):
-        # sqlite3 says OperationalError for missing tables and bad SQL too: only a lock counts
-        code = getattr(error.orig, "sqlite_errorcode", None)
-        return isinstance(code, int) and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
-    if str(getattr(error.orig, "pgcode", None) or "").startswith(PG_PROGRAM_LIMIT_EXCEEDED):
-        return False  # an OperationalError too, but retrying it cannot help
-    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
-
-
-def log_failure(error: BaseException, where: str = "", **fields: Any) -> bool:
-    """Log ``error``: a one-line warning when the database is unavailable (a condition that
-    passes, worth no traceback), else the error with its traceback. ``where`` (a loguru
-    template filled from ``fields``) says what was being done: "in GraphQL resolver at {path}".
-    Returns whether the database was unavailable."""
-    where = f" {where}" if where else ""
-    if is_unavailable(error):
-        logger.warning(
-            "database unavailable" + where + ": {error}", error=first_line(error), **fields
-        )
-        return True
-    logger.opt(exception=error).error("unexpected error" + where, **fields)
-    return False
-
-
-def is_timeout(error: BaseException) -> bool:
-    """Whether ``error`` is a statement cancelled by ``statement_timeout``."""
-    return (
-        isinstance(error, sa_exc.DBAPIError)
-        and getattr(error.orig, "pgcode", None) == PG_QUERY_CANCELED
-    )
-
-
-def unavailable_reason(error: BaseException) -> str | None:
-    """What to tell a client for an error worth retrying (a 503), or None for a bug."""
-    if is_timeout(error):
-        return TIMED_OUT
-    return UNAVAILABLE if is_unavailable(error) else None
-
-
-def first_line(error: BaseException) -> str:
-    """``error`` in one line, for a warning that needs no traceback."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, inspect, make_url, select, table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
-from minitwit.db.database import first_line
+from minitwit.ops.logs import first_line
 from minitwit.settings import Settings
 
 SQLITE_HEADER = b"SQLite format 3\x00"

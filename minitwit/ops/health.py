@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from minitwit.db import migrate
-from minitwit.db.database import first_line
+from minitwit.ops.logs import first_line
 from minitwit.settings import Settings
 
 READY_TIMEOUT_SECONDS = 2.0

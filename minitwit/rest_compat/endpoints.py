@@ -24,7 +24,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from minitwit.db.database import Database, Tx, log_failure
+from minitwit.db.database import Database, Tx
+from minitwit.ops.logs import log_failure
 from minitwit.resolvers import accounts, latest, messages, social, timelines
 from minitwit.resolvers.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from minitwit.rest_compat import openapi, operations
