@@ -30,7 +30,8 @@ from typing import Any, Literal, Protocol
 
 from loguru import logger
 
-from minitwit.db.database import Change, Database, Tx
+from minitwit.db.changes import Change, ChangeKind
+from minitwit.db.database import Database, Tx
 from minitwit.ops.logs import first_line
 from minitwit.resolvers import social, timelines
 from minitwit.resolvers.timelines import MessageView
@@ -306,8 +307,8 @@ class Hub:
         needs_views = {
             a.change.message_id
             for a in announcements
-            if a.change.kind in ("posted", "unflagged")
-            or (a.change.kind == "flagged" and self._has("flagged"))
+            if a.change.kind in (ChangeKind.POSTED, ChangeKind.UNFLAGGED)
+            or (a.change.kind == ChangeKind.FLAGGED and self._has("flagged"))
         }
         watchers = sorted({f.viewer_id for f in self.feeds if f.viewer_id is not None})
         authors = sorted({a.change.author_id for a in announcements})
@@ -331,11 +332,11 @@ class Hub:
         removed = Delivery(REMOVED, None, message_id, at)
         for feed in list(self.feeds):
             if feed.timeline == "flagged":
-                if kind == "flagged" and view is not None and view.flagged:
+                if kind == ChangeKind.FLAGGED and view is not None and view.flagged:
                     feed.offer(added)
-                elif kind == "unflagged":
+                elif kind == ChangeKind.UNFLAGGED:
                     feed.offer(removed)
-            elif kind == "flagged":
+            elif kind == ChangeKind.FLAGGED:
                 # to every timeline it may be on: removing what one does not show is harmless
                 if feed.timeline != "user" or feed.author_id == author_id:
                     feed.offer(removed)
@@ -360,7 +361,7 @@ def parse_payload(payload: str) -> Announcement | None:
     """The trigger's JSON payload; None (logged) for anything else on the channel."""
     try:
         data = json.loads(payload)
-        change = Change(str(data["kind"]), int(data["message"]), int(data["author"]))
+        change = Change(ChangeKind(data["kind"]), int(data["message"]), int(data["author"]))
         return Announcement(change, float(data["at"]))
     except (ValueError, KeyError, TypeError):
         logger.warning("live timelines: ignored a notification: {payload!r}", payload=payload)

@@ -19,7 +19,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from minitwit.app import create_app
-from minitwit.db.database import Change, Database
+from minitwit.db.changes import Change, ChangeKind
+from minitwit.db.database import Database
 from minitwit.live import REFETCH, Announcement, Delivery, Feed, Hub, LiveObserver
 from minitwit.resolvers import messages
 from minitwit.settings import Settings
@@ -238,7 +239,7 @@ def test_a_message_flagged_before_its_delivery_is_never_delivered(db: Database) 
 
     async def deliver() -> list[Delivery]:
         feed = hub.subscribe("public")
-        late = Announcement(Change("posted", view.id, ann.id or 0), time.time())
+        late = Announcement(Change(ChangeKind.POSTED, view.id, ann.id or 0), time.time())
         await hub.dispatch([late])
         hub.unsubscribe(feed)
         feed.close()

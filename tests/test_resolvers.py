@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import insert
 from werkzeug.security import generate_password_hash
 
-from minitwit.db.database import Change, Database
+from minitwit.db.changes import Change, ChangeKind
+from minitwit.db.database import Database
 from minitwit.models import SimulatorAction, User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
@@ -449,9 +450,9 @@ def test_posting_and_moderation_record_their_events_and_announce_their_changes(
         events, changes = list(tx.events), list(tx.changes)
     assert events == ["message_posted", "message_flagged", "message_unflagged"]
     assert changes == [
-        Change("posted", posted.id, ann.id),
-        Change("flagged", posted.id, ann.id),
-        Change("unflagged", posted.id, ann.id),
+        Change(ChangeKind.POSTED, posted.id, ann.id),
+        Change(ChangeKind.FLAGGED, posted.id, ann.id),
+        Change(ChangeKind.UNFLAGGED, posted.id, ann.id),
     ]
     with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
         messages.set_flagged(tx, message_id=posted.id + 1, flagged=True, moderator=bob)
@@ -635,7 +636,10 @@ def test_posting_by_name_records_its_event_and_change_and_names_an_unknown_autho
     with db.transaction(write=True) as tx:
         message_id = messages.post_message_as(tx, username="ann", text="hi")
         events, changes = list(tx.events), list(tx.changes)
-    assert (events, changes) == (["message_posted"], [Change("posted", message_id, ann.id)])
+    assert (events, changes) == (
+        ["message_posted"],
+        [Change(ChangeKind.POSTED, message_id, ann.id)],
+    )
     for name in ("zed", "", "z" * 65):
         for text in ("hi", ""):
             with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:

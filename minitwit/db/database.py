@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -40,6 +40,7 @@ from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Session
 
+from minitwit.db.changes import Change
 from minitwit.settings import Settings
 
 T = TypeVar("T")
@@ -50,14 +51,6 @@ WRITE_OPTION = "minitwit_write"
 # A statement and its parameters, for ``Tx.write``. Statements that are written often are
 # module-level constants with ``bindparam`` placeholders, compiled once per dialect.
 Step = tuple[Executable, Mapping[str, Any]]
-
-
-class Change(NamedTuple):
-    """A change a live timeline shows: ``kind`` is posted, flagged or unflagged."""
-
-    kind: str
-    message_id: int
-    author_id: int
 
 
 def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
