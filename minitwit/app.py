@@ -22,7 +22,7 @@ from minitwit import passwords, rest_compat
 from minitwit.db import migrate
 from minitwit.db.database import Database
 from minitwit.db.errors import is_unavailable, unavailable_reason
-from minitwit.live import Hub
+from minitwit.live.hub import Hub
 from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
 from minitwit.ops import health
 from minitwit.ops.logs import configure_logging, first_line, log_failure

@@ -21,7 +21,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from minitwit.app import create_app
 from minitwit.db.changes import Change, ChangeKind
 from minitwit.db.database import Database
-from minitwit.live import REFETCH, Announcement, Delivery, Feed, Hub, LiveObserver
+from minitwit.live.feeds import REFETCH, Announcement, Delivery, Feed, LiveObserver
+from minitwit.live.hub import Hub
 from minitwit.resolvers import messages
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer

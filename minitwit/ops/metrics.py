@@ -172,7 +172,7 @@ class Metrics:
 
 
 class LiveMetrics:
-    """Live timelines (``minitwit.live.LiveObserver``): sockets and subscriptions open now,
+    """Live timelines (``minitwit.live.feeds.LiveObserver``): sockets and subscriptions open now,
     deliveries made and dropped, and the time from a change's announcement (inside the
     writing transaction) to its hand-over to a subscriber."""
 

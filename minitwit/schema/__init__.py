@@ -19,7 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from minitwit.db.database import Database
 from minitwit.db.errors import is_unavailable
-from minitwit.live import Hub
+from minitwit.live.hub import Hub
 from minitwit.models import User
 from minitwit.ops.logs import first_line
 from minitwit.resolvers import sign_ins

@@ -19,7 +19,8 @@ from strawberry import relay
 from strawberry.types import Info
 
 from minitwit.db.database import Tx
-from minitwit.live import ADDED, REFETCH, REMOVED, Delivery, Feed, Hub
+from minitwit.live.feeds import ADDED, REFETCH, REMOVED, Delivery, Feed
+from minitwit.live.hub import Hub
 from minitwit.models import User
 from minitwit.resolvers import accounts
 from minitwit.resolvers.errors import Invalid, NotFound
