@@ -11,18 +11,26 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
 from minitwit.db.changes import Change
 from minitwit.resolvers.timelines import MessageView
 
 QUEUE_SIZE = 64
 
-Timeline = Literal["public", "user", "home", "flagged"]
-DeliveryKind = Literal["added", "removed", "refetch"]
-ADDED: DeliveryKind = "added"
-REMOVED: DeliveryKind = "removed"
-REFETCH: DeliveryKind = "refetch"
+
+class Timeline(StrEnum):
+    PUBLIC = "public"
+    USER = "user"  # one author's messages
+    HOME = "home"  # the viewer's and those of whom they follow
+    FLAGGED = "flagged"  # the moderators' list
+
+
+class DeliveryKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    REFETCH = "refetch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +99,7 @@ class Feed:
             dropped += 1
         if self.observer is not None:
             self.observer.dropped(dropped)
-        self.queue.put_nowait(Delivery(REFETCH, announced_at=delivery.announced_at))
+        self.queue.put_nowait(Delivery(DeliveryKind.REFETCH, announced_at=delivery.announced_at))
 
     def close(self) -> None:
         while self.queue.full():
@@ -106,11 +114,11 @@ class Feed:
 
     def watches(self, author_id: int, follows: set[tuple[int, int]]) -> bool:
         """Whether a message by ``author_id`` belongs on this feed's timeline now."""
-        if self.timeline == "public":
+        if self.timeline == Timeline.PUBLIC:
             return True
-        if self.timeline == "user":
+        if self.timeline == Timeline.USER:
             return self.author_id == author_id
-        if self.timeline == "home":
+        if self.timeline == Timeline.HOME:
             viewer = self.viewer_id
             return viewer == author_id or (viewer, author_id) in follows
         return False

@@ -16,12 +16,10 @@ from loguru import logger
 from minitwit.db.changes import Change, ChangeKind
 from minitwit.db.database import Database, Tx
 from minitwit.live.feeds import (
-    ADDED,
     QUEUE_SIZE,
-    REFETCH,
-    REMOVED,
     Announcement,
     Delivery,
+    DeliveryKind,
     Feed,
     LiveObserver,
     Timeline,
@@ -201,7 +199,7 @@ class Hub:
             a.change.message_id
             for a in announcements
             if a.change.kind in (ChangeKind.POSTED, ChangeKind.UNFLAGGED)
-            or (a.change.kind == ChangeKind.FLAGGED and self._has("flagged"))
+            or (a.change.kind == ChangeKind.FLAGGED and self._has(Timeline.FLAGGED))
         }
         watchers = sorted({f.viewer_id for f in self.feeds if f.viewer_id is not None})
         authors = sorted({a.change.author_id for a in announcements})
@@ -221,23 +219,23 @@ class Hub:
         kind, message_id, author_id = announcement.change
         view = views.get(message_id)
         at = announcement.at
-        added = Delivery(ADDED, view, message_id, at)
-        removed = Delivery(REMOVED, None, message_id, at)
+        added = Delivery(DeliveryKind.ADDED, view, message_id, at)
+        removed = Delivery(DeliveryKind.REMOVED, None, message_id, at)
         for feed in list(self.feeds):
-            if feed.timeline == "flagged":
+            if feed.timeline == Timeline.FLAGGED:
                 if kind == ChangeKind.FLAGGED and view is not None and view.flagged:
                     feed.offer(added)
                 elif kind == ChangeKind.UNFLAGGED:
                     feed.offer(removed)
             elif kind == ChangeKind.FLAGGED:
                 # to every timeline it may be on: removing what one does not show is harmless
-                if feed.timeline != "user" or feed.author_id == author_id:
+                if feed.timeline != Timeline.USER or feed.author_id == author_id:
                     feed.offer(removed)
             elif view is not None and not view.flagged and feed.watches(author_id, follows):
                 feed.offer(added)
 
     def _tell_everyone_to_refetch(self, at: float) -> None:
-        refetch = Delivery(REFETCH, announced_at=at)
+        refetch = Delivery(DeliveryKind.REFETCH, announced_at=at)
         for feed in list(self.feeds):
             feed.offer(refetch)
 
