@@ -22,8 +22,9 @@ from minitwit import passwords, rest_compat
 from minitwit.db import migrate
 from minitwit.db.database import Database
 from minitwit.db.errors import is_unavailable, unavailable_reason
+from minitwit.http.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
+from minitwit.http.security import SECURITY_HEADERS, SameOriginGuard
 from minitwit.live.hub import Hub
-from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
 from minitwit.ops import health
 from minitwit.ops.logs import configure_logging, first_line, log_failure
 from minitwit.ops.metrics import Metrics, known_operations
@@ -32,7 +33,6 @@ from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
 from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
-from minitwit.security import SECURITY_HEADERS, SameOriginGuard
 from minitwit.settings import Settings
 from minitwit.web_client import WebClient
 

@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minitwit.middleware import RETRY_AFTER_SECONDS
+from minitwit.http.middleware import RETRY_AFTER_SECONDS
 from minitwit.schema.context import SESSION_KEY
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -49,7 +49,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
-# nosniff, Referrer-Policy and X-Frame-Options come with every response (minitwit.security).
+# nosniff, Referrer-Policy and X-Frame-Options come with every response (minitwit.http.security).
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Cross-Origin-Opener-Policy": "same-origin",
