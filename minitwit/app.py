@@ -22,6 +22,7 @@ from minitwit import passwords, rest_compat
 from minitwit.db import migrate
 from minitwit.db.database import Database
 from minitwit.db.errors import is_unavailable, unavailable_reason
+from minitwit.http.errors import error_response
 from minitwit.http.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
 from minitwit.http.security import SECURITY_HEADERS, SameOriginGuard
 from minitwit.live.hub import Hub
@@ -31,7 +32,6 @@ from minitwit.ops.metrics import Metrics, known_operations
 from minitwit.resolvers import accounts, latest
 from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
-from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
 from minitwit.web_client import WebClient

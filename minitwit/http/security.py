@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from minitwit.http.middleware import send_json_error
+from minitwit.http.errors import send_json_error
 
 # On every response, JSON and errors too: a browser never sniffs a JSON answer into HTML, never
 # frames any of our answers, and sends other sites no path of ours. Pages add a full CSP.
