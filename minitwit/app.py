@@ -13,7 +13,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import exc as sa_exc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -22,9 +21,10 @@ from minitwit import passwords, rest_compat
 from minitwit.db import migrate
 from minitwit.db.database import Database
 from minitwit.db.errors import is_unavailable, unavailable_reason
+from minitwit.http import sessions
 from minitwit.http.errors import error_response
 from minitwit.http.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
-from minitwit.http.security import SECURITY_HEADERS, SameOriginGuard
+from minitwit.http.security import SECURITY_HEADERS
 from minitwit.live.hub import Hub
 from minitwit.ops import health
 from minitwit.ops.logs import configure_logging, first_line, log_failure
@@ -38,7 +38,6 @@ from minitwit.web_client import WebClient
 
 MAX_BODY_BYTES = 64 * 1024
 METRICS_DB_TIMEOUT_SECONDS = 2.0
-SESSION_COOKIE = "minitwit_session"
 LATEST_EXPOSITION = (
     "# HELP minitwit_simulator_latest The last action id the simulator sent (latest).\n"
     "# TYPE minitwit_simulator_latest gauge\n"
@@ -59,16 +58,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     hashing = anyio.CapacityLimiter(settings.hash_concurrency)
     hub = Hub(db, queue_size=settings.live_queue_size, observer=metrics.live)
     # The signed session cookie, for the routes that sign people in: GraphQL and the pages.
-    session = Middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie=SESSION_COOKIE,
-        max_age=settings.session_max_age,
-        same_site="lax",
-        https_only=settings.production,
-    )
-    # Where the cookie is read, a request that changes something must come from our pages.
-    same_origin = Middleware(SameOriginGuard, cookie=SESSION_COOKIE)
+    session = sessions.session_middleware(settings)
+    same_origin = sessions.same_origin_guard()
     web = _web_client(settings, db, [same_origin, session])
     graphql = GraphQLApp(
         db,

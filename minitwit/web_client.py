@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minitwit.http.middleware import RETRY_AFTER_SECONDS
-from minitwit.schema.context import SESSION_KEY
+from minitwit.http.sessions import SESSION_KEY
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 

@@ -11,9 +11,10 @@ import pytest
 from starlette.requests import Request
 from starlette.routing import Route
 
-from minitwit.app import SESSION_COOKIE, create_app
+from minitwit.app import create_app
 from minitwit.db.database import Database
 from minitwit.http.security import CROSS_SITE_REFUSED, SECURITY_HEADERS, SameOriginGuard
+from minitwit.http.sessions import SESSION_COOKIE
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from minitwit.web_client import CONTENT_SECURITY_POLICY
 from tests.asgi import AppClient
