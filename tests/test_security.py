@@ -13,10 +13,14 @@ from starlette.routing import Route
 
 from minitwit.app import create_app
 from minitwit.db.database import Database
-from minitwit.http.security import CROSS_SITE_REFUSED, SECURITY_HEADERS, SameOriginGuard
+from minitwit.http.security import (
+    CONTENT_SECURITY_POLICY,
+    CROSS_SITE_REFUSED,
+    SECURITY_HEADERS,
+    SameOriginGuard,
+)
 from minitwit.http.sessions import SESSION_COOKIE
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
-from minitwit.web_client import CONTENT_SECURITY_POLICY
 from tests.asgi import AppClient
 from tests.factories import PASSWORD, make_user
 from tests.servers import TEST_SECRET, free_port

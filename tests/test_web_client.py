@@ -17,8 +17,9 @@ import strawberry
 
 from minitwit.app import create_app
 from minitwit.db.database import Database
+from minitwit.http.security import CONTENT_SECURITY_POLICY
 from minitwit.settings import Settings
-from minitwit.web_client import CONTENT_SECURITY_POLICY, WebClient
+from minitwit.web_client import WebClient
 from tests.asgi import AppClient
 from tests.factories import PASSWORD, make_user
 from tests.servers import REPO, TEST_SECRET
