@@ -34,7 +34,7 @@ from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
 from minitwit.schema import GraphQLApp
 from minitwit.settings import Settings
-from minitwit.web_client import WebClient
+from minitwit.web.client import WebClient
 
 MAX_BODY_BYTES = 64 * 1024
 METRICS_DB_TIMEOUT_SECONDS = 2.0

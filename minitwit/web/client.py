@@ -31,7 +31,7 @@ from minitwit.http.middleware import RETRY_AFTER_SECONDS
 from minitwit.http.security import PAGE_SECURITY_HEADERS
 from minitwit.http.sessions import SESSION_KEY
 
-DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
 # nosniff, Referrer-Policy and X-Frame-Options come with every response (minitwit.http.security).
 PAGE_HEADERS = {**PAGE_SECURITY_HEADERS, "Cache-Control": "no-store"}
