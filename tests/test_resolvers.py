@@ -190,12 +190,14 @@ def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -
     with db.transaction(write=True) as tx:
         social.follow(tx, who=ann, whom="bob")
         social.follow(tx, who=ann, whom="bob")
-        assert [u.username for u in social.following(tx, user_id=ann.id)] == ["bob"]
-        assert [u.username for u in social.followers(tx, user_id=bob.id)] == ["ann"]
+        following = social.following_page(tx, user_id=ann.id, limit=10).items
+        followers = social.followers_page(tx, user_id=bob.id, limit=10).items
+        assert [user.username for user, _ in following] == ["bob"]
+        assert [user.username for user, _ in followers] == ["ann"]
         social.unfollow(tx, who=bob, whom="ann")
         social.unfollow(tx, who=ann, whom="bob")
         social.unfollow(tx, who=ann, whom="bob")
-        assert social.following(tx, user_id=ann.id) == []
+        assert social.following_page(tx, user_id=ann.id, limit=10).items == []
 
 
 def test_following_an_unknown_user_or_yourself_is_refused(db: Database) -> None:
@@ -427,7 +429,7 @@ def test_the_follows_and_messages_of_an_unknown_name_are_not_found_naming_it(
     db: Database, username: str
 ) -> None:
     with db.transaction() as tx, pytest.raises(NotFound) as raised:
-        social.following_by_name(tx, username=username)
+        social.following_by_name(tx, username=username, limit=10)
     assert (raised.value.message, raised.value.field) == (
         f"There is no user {username!r}",
         "username",
