@@ -41,7 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench import wrk
 from bench.services import DEFAULT_PG, Databases, git_state, machine
-from minitwit.replay import percentile
+from minitwit.ops.replay import percentile
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH
 from tests.servers import REPO, ServerProcess
 

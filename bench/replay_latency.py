@@ -23,7 +23,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from minitwit.replay import Replayer, percentile, read_scenario
+from minitwit.ops.replay import Replayer, percentile, read_scenario
+from minitwit.settings import SIMULATOR_TIMEOUT_SECONDS
 from tests.servers import REPO, ServerProcess
 
 SHARED = Path(os.environ.get("MINITWIT_SHARED_DIR", REPO.parent / "shared"))
@@ -62,7 +63,7 @@ def main() -> int:
     parser.add_argument("--scenario", type=Path, default=SHARED / "data/minitwit_scenario.csv")
     parser.add_argument("--limit", type=int, help="replay only the first N lines")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--timeout", type=float, default=0.3)
+    parser.add_argument("--timeout", type=float, default=SIMULATOR_TIMEOUT_SECONDS)
     args = parser.parse_args()
 
     actions, problems = read_scenario(args.scenario, args.limit)

@@ -44,7 +44,7 @@ from bench.services import (
     machine,
     rest_ceiling,
 )
-from minitwit.replay import (
+from minitwit.ops.replay import (
     Action,
     Replayer,
     Report,
@@ -52,7 +52,7 @@ from minitwit.replay import (
     read_scenario,
     replay,
 )
-from minitwit.settings import DEFAULT_SIMULATOR_AUTH
+from minitwit.settings import DEFAULT_SIMULATOR_AUTH, SIMULATOR_TIMEOUT_SECONDS
 from tests.servers import REPO
 
 SHARED = Path(os.environ.get("MINITWIT_SHARED_DIR", REPO.parent / "shared"))
@@ -61,12 +61,10 @@ AUTH = {"Authorization": DEFAULT_SIMULATOR_AUTH}
 TIMELINE_QUERY = (
     "{ publicTimeline(first: 30) { nodes { text pubDate author { username gravatarUrl } } } }"
 )
-TIMEOUT = 0.3  # the simulator's, for the sequential replay that imitates it
 # The other replays wait up to this long, so a slow request is measured instead of cut off:
 # at 0.3 s, a registration that times out while still queued for hashing makes its user's
 # next actions 404, and the errors would measure that cascade rather than the server.
 PATIENT_TIMEOUT = 10.0
-SLOW = 0.3  # a request at least this slow fails at the simulator
 CONNECTIONS = (16, 64)
 SHARDS = 16
 Server = MiniTwitServer | CeilingServer
@@ -99,7 +97,7 @@ def replay_figures(report: Report) -> dict[str, Any]:
         "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
         "max_ms": round((ordered[-1] if ordered else 0.0) * 1000, 2),
         "errors": report.errors,
-        "over_300ms": sum(1 for x in ordered if x >= SLOW),
+        "over_300ms": sum(1 for x in ordered if x >= SIMULATOR_TIMEOUT_SECONDS),
         "over_300ms_by_kind": dict(sorted(report.slow.items())),
         "statuses": dict(sorted(report.statuses.items())),
     }
@@ -223,7 +221,9 @@ class Suite:
         work["replay_sequential"] = {}
         for name, server in (("minitwit", mt), ("ceiling", rest)):
             log(f"sequential replay of {len(self.actions)} actions: {name}")
-            figures = replay_figures(replay(server.url, self.actions, timeout=TIMEOUT))
+            figures = replay_figures(
+                replay(server.url, self.actions, timeout=SIMULATOR_TIMEOUT_SECONDS)
+            )
             figures["latest_after"] = latest(server.url)
             work["replay_sequential"][name] = figures
             log(f"  {figures['wall_s']} s, {figures['errors']} errors")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from minitwit import migrate
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.settings import Settings
 from tests.conftest import LiveServer
 

@@ -13,31 +13,32 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import exc as sa_exc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from minitwit import migrate, passwords, rest_compat
-from minitwit.db import Database, first_line, is_unavailable, log_failure, unavailable_reason
-from minitwit.drain import Drain, DrainMiddleware
-from minitwit.live import Hub
-from minitwit.logs import configure_logging
-from minitwit.metrics import Metrics, known_operations
-from minitwit.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
-from minitwit.readiness import Readiness
+from minitwit import passwords, rest_compat
+from minitwit.db import migrate
+from minitwit.db.database import Database
+from minitwit.db.errors import is_unavailable, unavailable_reason
+from minitwit.http import sessions
+from minitwit.http.drain import Drain, DrainMiddleware
+from minitwit.http.errors import error_response
+from minitwit.http.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
+from minitwit.http.security import SECURITY_HEADERS
+from minitwit.live.hub import Hub
+from minitwit.ops import health
+from minitwit.ops.logs import configure_logging, first_line, log_failure
+from minitwit.ops.metrics import Metrics, known_operations
 from minitwit.resolvers import accounts, latest
 from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
-from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
-from minitwit.security import SECURITY_HEADERS, SameOriginGuard
 from minitwit.settings import Settings
-from minitwit.web_client import WebClient
+from minitwit.web.client import WebClient
 
 MAX_BODY_BYTES = 64 * 1024
 METRICS_DB_TIMEOUT_SECONDS = 2.0
-SESSION_COOKIE = "minitwit_session"
 LATEST_EXPOSITION = (
     "# HELP minitwit_simulator_latest The last action id the simulator sent (latest).\n"
     "# TYPE minitwit_simulator_latest gauge\n"
@@ -58,16 +59,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     hashing = anyio.CapacityLimiter(settings.hash_concurrency)
     hub = Hub(db, queue_size=settings.live_queue_size, observer=metrics.live)
     # The signed session cookie, for the routes that sign people in: GraphQL and the pages.
-    session = Middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie=SESSION_COOKIE,
-        max_age=settings.session_max_age,
-        same_site="lax",
-        https_only=settings.production,
-    )
-    # Where the cookie is read, a request that changes something must come from our pages.
-    same_origin = Middleware(SameOriginGuard, cookie=SESSION_COOKIE)
+    session = sessions.session_middleware(settings)
+    same_origin = sessions.same_origin_guard()
     web = _web_client(settings, db, [same_origin, session])
     graphql = GraphQLApp(
         db,
@@ -79,10 +72,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     simulator = rest_compat.SimulatorApi(db, settings, hashing)
 
-    async def live(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    readiness = Readiness(settings)
+    readiness = health.Readiness(settings)
     drain = Drain(settings.drain_seconds)
 
     async def metrics_endpoint(request: Request) -> Response:
@@ -114,7 +104,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     routes: list[BaseRoute] = [
         *simulator.routes(),  # first: the simulator's requests are most of the traffic
-        Route("/health/live", live, methods=["GET"]),
+        Route("/health/live", health.live, methods=["GET"]),
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"], middleware=[same_origin, session]),

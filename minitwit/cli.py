@@ -21,16 +21,23 @@ from loguru import logger
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from minitwit import __version__, backup, migrate
-from minitwit.db import Database, Tx, first_line
-from minitwit.logs import configure_logging
+from minitwit import __version__
+from minitwit.db import migrate
+from minitwit.db.database import Database, Tx
+from minitwit.ops import backup
+from minitwit.ops.logs import configure_logging, first_line
 from minitwit.resolvers import accounts, legacy, messages
 from minitwit.resolvers.errors import DomainError
 from minitwit.resolvers.validation import global_id, parse_global_id
-from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings, SettingsError, redacted
+from minitwit.settings import (
+    DEFAULT_SIMULATOR_AUTH,
+    SIMULATOR_TIMEOUT_SECONDS,
+    Settings,
+    SettingsError,
+    redacted,
+)
 
 T = TypeVar("T")
-REPLAY_TIMEOUT = 0.3  # seconds: the course simulator's
 
 
 class CommandError(Exception):
@@ -171,8 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--timeout",
         type=_seconds,
-        default=REPLAY_TIMEOUT,
-        help=f"seconds (default {REPLAY_TIMEOUT})",
+        default=SIMULATOR_TIMEOUT_SECONDS,
+        help=f"seconds (default {SIMULATOR_TIMEOUT_SECONDS})",
     )
     replay.add_argument(
         "--auth", default=DEFAULT_SIMULATOR_AUTH, help="the Authorization header's value"
@@ -413,7 +420,7 @@ def _import_legacy(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     try:
-        from minitwit import replay
+        from minitwit.ops import replay
     except ImportError as exc:
         raise CommandError(
             f"minitwit replay needs {exc.name}: pip install 'minitwit[replay]'"

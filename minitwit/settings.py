@@ -32,6 +32,8 @@ from sqlalchemy.exc import ArgumentError
 Environment = Literal["development", "production"]
 
 DEFAULT_SIMULATOR_AUTH = "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh"
+# The course simulator gives up on a request after this long: an answer later is an error.
+SIMULATOR_TIMEOUT_SECONDS = 0.3
 DEVELOPMENT_SECRET = "development key"  # noqa: S105 - the original's key, refused in production
 # Settings whose value may come from the file ``NAME_FILE`` names, as Docker secrets do.
 SECRET_VARIABLES = ("DATABASE_URL", "SECRET_KEY")

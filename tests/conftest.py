@@ -27,9 +27,9 @@ from loguru import logger
 from psycopg2 import sql
 from starlette.applications import Starlette
 
-from minitwit import migrate
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.resolvers import social, throttle, timelines
 from minitwit.settings import Settings
 from tests.servers import REPO, TEST_SECRET, free_port

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.models import Message, User
 from minitwit.resolvers import accounts
 

@@ -2,7 +2,7 @@
 
 Prints every file's counts, then the score over the scope issue 8 asks for
 (``minitwit/resolvers/`` and ``minitwit/rest_compat/``) and, apart, over any other mutated
-file (``minitwit/replay.py``), then over everything. The score is the mutants killed by a
+file (``minitwit/ops/replay.py``), then over everything. The score is the mutants killed by a
 failing test over all mutants; a timeout (mutmut's own wall-clock or CPU kill) is counted
 apart, not as killed, and so is a mutant not checked.
 """

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from minitwit import backup, migrate, passwords
-from minitwit.db import Database
+from minitwit import passwords
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.models import Message, User
-from minitwit.replay import Action
+from minitwit.ops import backup
+from minitwit.ops.replay import Action
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social
 from minitwit.resolvers.errors import DomainError
 from minitwit.settings import Settings

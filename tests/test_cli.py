@@ -17,9 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minitwit import __version__, migrate
+from minitwit import __version__
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.resolvers import timelines
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings

@@ -17,7 +17,7 @@ from graphql import (
 )
 from sqlmodel import Session, select
 
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.models import Follower, User
 from minitwit.resolvers.validation import global_id
 from minitwit.schema import build_schema as build_minitwit_schema

@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from minitwit.app import create_app
-from minitwit.db import UNAVAILABLE, is_outage
+from minitwit.db.errors import UNAVAILABLE, is_outage
 from minitwit.settings import Settings
 from tests.conftest import (
     LiveServer,

@@ -1,4 +1,5 @@
-"""minitwit/db.py: what counts as the database being unavailable, and how it is logged."""
+"""minitwit/db/errors.py and log_failure: what counts as the database being unavailable, and how
+it is logged."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 from loguru import logger
 from sqlalchemy import text
 
-from minitwit.db import Database, is_unavailable, log_failure
+from minitwit.db.database import Database
+from minitwit.db.errors import is_unavailable
+from minitwit.ops.logs import log_failure
 from minitwit.settings import Settings
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minitwit.drain import Drain
+from minitwit.http.drain import Drain
 from tests.servers import ServerProcess
 
 DRAIN_SECONDS = 2.0

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.schema.mutation import Mutation
 from minitwit.schema.query import Query
 from minitwit.settings import Settings

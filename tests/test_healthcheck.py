@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minitwit import migrate
 from minitwit.app import create_app
-from minitwit.db import Database
-from minitwit.healthcheck import check
+from minitwit.db import migrate
+from minitwit.db.database import Database
+from minitwit.ops.healthcheck import check
 from minitwit.settings import Settings
 from tests.conftest import LiveServer
 from tests.servers import TEST_SECRET

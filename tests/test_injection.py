@@ -21,7 +21,7 @@ import pytest
 from httpx import Response
 
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.asgi import AppClient
 from tests.conftest import LiveServer

@@ -19,8 +19,10 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from minitwit.app import create_app
-from minitwit.db import Change, Database
-from minitwit.live import REFETCH, Announcement, Delivery, Feed, Hub, LiveObserver
+from minitwit.db.changes import Change, ChangeKind
+from minitwit.db.database import Database
+from minitwit.live.feeds import Announcement, Delivery, DeliveryKind, Feed, LiveObserver, Timeline
+from minitwit.live.hub import Hub
 from minitwit.resolvers import messages
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -237,8 +239,8 @@ def test_a_message_flagged_before_its_delivery_is_never_delivered(db: Database) 
     hub = Hub(db)
 
     async def deliver() -> list[Delivery]:
-        feed = hub.subscribe("public")
-        late = Announcement(Change("posted", view.id, ann.id or 0), time.time())
+        feed = hub.subscribe(Timeline.PUBLIC)
+        late = Announcement(Change(ChangeKind.POSTED, view.id, ann.id or 0), time.time())
         await hub.dispatch([late])
         hub.unsubscribe(feed)
         feed.close()
@@ -263,7 +265,7 @@ def test_a_slow_subscriber_is_told_to_refetch_instead_of_growing() -> None:
     recorder = Recorder()
 
     async def overflow() -> list[Delivery]:
-        feed = Feed("public", size=3, observer=recorder)
+        feed = Feed(Timeline.PUBLIC, size=3, observer=recorder)
         for message_id in range(1, 6):
             feed.offer(Delivery("added", None, message_id, time.time()))
             assert feed.queue.qsize() <= 3
@@ -271,9 +273,12 @@ def test_a_slow_subscriber_is_told_to_refetch_instead_of_growing() -> None:
         return [delivery async for delivery in feed.deliveries()]
 
     deliveries = asyncio.run(overflow())
-    assert [(d.kind, d.message_id) for d in deliveries] == [(REFETCH, None), ("added", 5)]
+    assert [(d.kind, d.message_id) for d in deliveries] == [
+        (DeliveryKind.REFETCH, None),
+        (DeliveryKind.ADDED, 5),
+    ]
     assert recorder.dropped_counts == [3]
-    assert recorder.delivered_kinds == [REFETCH, "added"]
+    assert recorder.delivered_kinds == [DeliveryKind.REFETCH, DeliveryKind.ADDED]
 
 
 def test_a_socket_from_a_foreign_origin_is_refused(server: LiveServer) -> None:

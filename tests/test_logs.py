@@ -1,4 +1,4 @@
-"""Logging (minitwit/logs.py): the access line in a terminal and in JSON, and which format a
+"""Logging (minitwit/ops/logs.py): the access line in a terminal and in JSON, and which format a
 process picks. In process, through the ASGI app: no socket is the point here."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from loguru import logger
 
 from minitwit.app import create_app
-from minitwit.logs import ACCESS_LOG, configure_logging
+from minitwit.ops.logs import ACCESS_LOG, configure_logging
 from minitwit.settings import Settings
 from tests.asgi import AppClient
 from tests.servers import TEST_SECRET

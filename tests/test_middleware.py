@@ -12,8 +12,8 @@ import pytest
 from starlette.types import Message
 
 from minitwit.app import create_app
-from minitwit.db import UNAVAILABLE
-from minitwit.middleware import REQUEST_IDS
+from minitwit.db.errors import UNAVAILABLE
+from minitwit.http.middleware import REQUEST_IDS
 from minitwit.settings import Settings
 from tests.asgi import AppClient
 from tests.servers import TEST_SECRET, free_port

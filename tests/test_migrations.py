@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from minitwit import migrate
-from minitwit.db import Database
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.models import metadata
 from minitwit.settings import Settings
 from tests.conftest import PostgresDatabases

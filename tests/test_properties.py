@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 from strawberry.relay import GlobalID
 
-from minitwit.db import Database
+from minitwit.db.database import Database
+from minitwit.http.errors import encode
 from minitwit.models import Message, User
 from minitwit.resolvers import cursors, messages, social, timelines
 from minitwit.resolvers.errors import Invalid
@@ -37,7 +38,6 @@ from minitwit.rest_compat.parsing import (
     parse_object,
     text_field,
 )
-from minitwit.rest_compat.responses import encode
 from minitwit.settings import Settings
 
 T = TypeVar("T")

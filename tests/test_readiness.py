@@ -19,10 +19,10 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
-from minitwit import migrate
 from minitwit.app import create_app
-from minitwit.db import Database
-from minitwit.readiness import SCHEMA_BEHIND, Readiness
+from minitwit.db import migrate
+from minitwit.db.database import Database
+from minitwit.ops.health import SCHEMA_BEHIND, Readiness
 from minitwit.settings import Settings
 from tests.conftest import BACKENDS, LiveServer, PostgresDatabases
 from tests.factories import make_user

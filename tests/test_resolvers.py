@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import insert
 from werkzeug.security import generate_password_hash
 
-from minitwit.db import Change, Database
+from minitwit.db.changes import Change, ChangeKind
+from minitwit.db.database import Database
 from minitwit.models import SimulatorAction, User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
@@ -189,12 +190,14 @@ def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -
     with db.transaction(write=True) as tx:
         social.follow(tx, who=ann, whom="bob")
         social.follow(tx, who=ann, whom="bob")
-        assert [u.username for u in social.following(tx, user_id=ann.id)] == ["bob"]
-        assert [u.username for u in social.followers(tx, user_id=bob.id)] == ["ann"]
+        following = social.following_page(tx, user_id=ann.id, limit=10).items
+        followers = social.followers_page(tx, user_id=bob.id, limit=10).items
+        assert [user.username for user, _ in following] == ["bob"]
+        assert [user.username for user, _ in followers] == ["ann"]
         social.unfollow(tx, who=bob, whom="ann")
         social.unfollow(tx, who=ann, whom="bob")
         social.unfollow(tx, who=ann, whom="bob")
-        assert social.following(tx, user_id=ann.id) == []
+        assert social.following_page(tx, user_id=ann.id, limit=10).items == []
 
 
 def test_following_an_unknown_user_or_yourself_is_refused(db: Database) -> None:
@@ -426,7 +429,7 @@ def test_the_follows_and_messages_of_an_unknown_name_are_not_found_naming_it(
     db: Database, username: str
 ) -> None:
     with db.transaction() as tx, pytest.raises(NotFound) as raised:
-        social.following_by_name(tx, username=username)
+        social.following_by_name(tx, username=username, limit=10)
     assert (raised.value.message, raised.value.field) == (
         f"There is no user {username!r}",
         "username",
@@ -449,9 +452,9 @@ def test_posting_and_moderation_record_their_events_and_announce_their_changes(
         events, changes = list(tx.events), list(tx.changes)
     assert events == ["message_posted", "message_flagged", "message_unflagged"]
     assert changes == [
-        Change("posted", posted.id, ann.id),
-        Change("flagged", posted.id, ann.id),
-        Change("unflagged", posted.id, ann.id),
+        Change(ChangeKind.POSTED, posted.id, ann.id),
+        Change(ChangeKind.FLAGGED, posted.id, ann.id),
+        Change(ChangeKind.UNFLAGGED, posted.id, ann.id),
     ]
     with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
         messages.set_flagged(tx, message_id=posted.id + 1, flagged=True, moderator=bob)
@@ -635,7 +638,10 @@ def test_posting_by_name_records_its_event_and_change_and_names_an_unknown_autho
     with db.transaction(write=True) as tx:
         message_id = messages.post_message_as(tx, username="ann", text="hi")
         events, changes = list(tx.events), list(tx.changes)
-    assert (events, changes) == (["message_posted"], [Change("posted", message_id, ann.id)])
+    assert (events, changes) == (
+        ["message_posted"],
+        [Change(ChangeKind.POSTED, message_id, ann.id)],
+    )
     for name in ("zed", "", "z" * 65):
         for text in ("hi", ""):
             with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.models import Follower, Message, User
 from minitwit.resolvers import legacy, messages, social, timelines
 from minitwit.resolvers.errors import Forbidden, Invalid, NotFound

@@ -1,4 +1,4 @@
-"""minitwit.security: headers on every response, and cross-site requests refused where the
+"""minitwit.http.security: headers on every response, and cross-site requests refused where the
 session cookie would act (in-process, through the whole application)."""
 
 from __future__ import annotations
@@ -11,11 +11,16 @@ import pytest
 from starlette.requests import Request
 from starlette.routing import Route
 
-from minitwit.app import SESSION_COOKIE, create_app
-from minitwit.db import Database
-from minitwit.security import CROSS_SITE_REFUSED, SECURITY_HEADERS, SameOriginGuard
+from minitwit.app import create_app
+from minitwit.db.database import Database
+from minitwit.http.security import (
+    CONTENT_SECURITY_POLICY,
+    CROSS_SITE_REFUSED,
+    SECURITY_HEADERS,
+    SameOriginGuard,
+)
+from minitwit.http.sessions import SESSION_COOKIE
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
-from minitwit.web_client import CONTENT_SECURITY_POLICY
 from tests.asgi import AppClient
 from tests.factories import PASSWORD, make_user
 from tests.servers import TEST_SECRET, free_port

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.models import RateCounter
 from minitwit.resolvers import accounts, throttle
 from minitwit.resolvers.errors import Invalid, TooManyRequests

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
-from minitwit import migrate
 from minitwit.app import create_app
-from minitwit.db import TIMED_OUT, Database, is_timeout
+from minitwit.db import migrate
+from minitwit.db.database import Database
+from minitwit.db.errors import TIMED_OUT, is_timeout
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.asgi import AppClient
 from tests.conftest import PostgresDatabases

@@ -1,4 +1,4 @@
-"""The web client's server side (minitwit/web_client.py), in-process through the ASGI app: the
+"""The web client's server side (minitwit/web/client.py), in-process through the ASGI app: the
 shells built from one layout, the settings they carry, the 404s, the favicon and GraphiQL's page
 on vendored assets. What only a browser can show is in tests/browser/test_web_client.py."""
 
@@ -16,9 +16,10 @@ import pytest
 import strawberry
 
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
+from minitwit.http.security import CONTENT_SECURITY_POLICY
 from minitwit.settings import Settings
-from minitwit.web_client import CONTENT_SECURITY_POLICY, WebClient
+from minitwit.web.client import WebClient
 from tests.asgi import AppClient
 from tests.factories import PASSWORD, make_user
 from tests.servers import REPO, TEST_SECRET

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from minitwit import passwords
-from minitwit.db import Step, Tx
+from minitwit.db.database import Step, Tx
 from minitwit.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
 from minitwit.resolvers import throttle
 from minitwit.resolvers.errors import Conflict, Invalid, NotFound

@@ -12,7 +12,7 @@ from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from minitwit.db import Step, Tx
+from minitwit.db.database import Step, Tx
 from minitwit.models import Latest, SimulatorAction
 
 NOTHING_RECEIVED = -1

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from minitwit import passwords
-from minitwit.db import Tx
+from minitwit.db.database import Tx
 from minitwit.models import Follower, Message
 from minitwit.models.tables import PASSWORD_HASH_MAX_LENGTH
 from minitwit.resolvers.accounts import (

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Text, bindparam, false, insert, select, update
 from sqlmodel import col
 
-from minitwit.db import Change, Tx
+from minitwit.db.changes import Change, ChangeKind
+from minitwit.db.database import Tx
 from minitwit.models import Message, User
 from minitwit.resolvers.accounts import is_plausible_username, no_such_user, require_user
 from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
@@ -68,7 +69,7 @@ def post_message(
     values = {"author_id": author.id, "text": text, "pub_date": pub_date}
     message_id = tx.write((_POST, values)).scalar_one()
     tx.record("message_posted")
-    tx.announce(Change("posted", message_id, author.id))
+    tx.announce(Change(ChangeKind.POSTED, message_id, author.id))
     return MessageView(
         id=message_id,
         text=text,
@@ -113,7 +114,7 @@ def post_message_as(
         raise no_such_user(username)
     message_id, author_id = row
     tx.record("message_posted")
-    tx.announce(Change("posted", message_id, author_id))
+    tx.announce(Change(ChangeKind.POSTED, message_id, author_id))
     return int(message_id)
 
 
@@ -131,7 +132,7 @@ def set_flagged(tx: Tx, *, message_id: int, flagged: bool, moderator: User | Non
     if row is None:
         raise NotFound(f"There is no message {message_id}", field="id")
     tx.record("message_flagged" if flagged else "message_unflagged")
-    tx.announce(Change("flagged" if flagged else "unflagged", message_id, row[1]))
+    tx.announce(Change(ChangeKind.FLAGGED if flagged else ChangeKind.UNFLAGGED, message_id, row[1]))
     view = message_by_id(tx, message_id)
     if view is None:
         raise NotFound(f"There is no message {message_id}", field="id")

@@ -9,7 +9,7 @@ import time
 from sqlalchemy import bindparam, delete, insert, select
 from sqlmodel import col
 
-from minitwit.db import Tx
+from minitwit.db.database import Tx
 from minitwit.models import SignIn, User
 from minitwit.resolvers.accounts import USER_COLUMNS, user_from_row
 

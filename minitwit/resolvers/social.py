@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, Executable, Select, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from minitwit.db import Tx
+from minitwit.db.database import Tx
 from minitwit.models import Follower, User
 from minitwit.resolvers import cursors
 from minitwit.resolvers.accounts import (
@@ -23,8 +23,6 @@ from minitwit.resolvers.accounts import (
     user_from_row,
 )
 from minitwit.resolvers.errors import Invalid
-
-FOLLOW_LIST_MAX = 10_000
 
 _FOLLOW = {
     dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Follower)
@@ -132,9 +130,9 @@ def following_ids(tx: Tx, *, who_id: int) -> set[int]:
     return {row[0] for row in tx.fetch(_FOLLOWING_IDS, {"who_id": who_id})}
 
 
-def following_by_name(tx: Tx, *, username: str, limit: int = FOLLOW_LIST_MAX) -> list[User]:
-    """``following`` of the user with this name, in one statement when they follow anyone;
-    an unknown name is NotFound."""
+def following_by_name(tx: Tx, *, username: str, limit: int) -> list[User]:
+    """The first ``limit`` users the user with this name follows, in one statement when they
+    follow anyone; an unknown name is NotFound."""
     if not is_plausible_username(username):
         raise no_such_user(username)
     rows = tx.fetch(_FOLLOWING_BY_NAME, {"username": username, "limit": max(limit, 1)}).all()
@@ -265,16 +263,6 @@ def followers_page(
         before=before,
         backward=backward,
     )
-
-
-def following(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
-    """The users ``user_id`` follows, in the order they were followed."""
-    return [user for user, _ in following_page(tx, user_id=user_id, limit=limit).items]
-
-
-def followers(tx: Tx, *, user_id: int, limit: int = FOLLOW_LIST_MAX) -> list[User]:
-    """The users who follow ``user_id``, in the order they started."""
-    return [user for user, _ in followers_page(tx, user_id=user_id, limit=limit).items]
 
 
 def follows_among(

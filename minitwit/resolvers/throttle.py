@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, case, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from minitwit.db import Step, Tx
+from minitwit.db.database import Step, Tx
 from minitwit.models import RateCounter
 from minitwit.resolvers.errors import TooManyRequests
 

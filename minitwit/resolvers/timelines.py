@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlmodel import col
 
-from minitwit.db import Tx
+from minitwit.db.database import Tx
 from minitwit.models import Follower, Message, User
 from minitwit.resolvers import cursors
 from minitwit.resolvers.accounts import is_plausible_username, no_such_user, require_user

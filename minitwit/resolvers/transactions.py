@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from minitwit.db import Tx
+from minitwit.db.database import Tx
 
 
 class Transactions(Protocol):

@@ -24,7 +24,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from minitwit.db import Database, Tx, log_failure
+from minitwit.db.database import Database, Tx
+from minitwit.http.errors import encode, error_response
+from minitwit.ops.logs import log_failure
 from minitwit.resolvers import accounts, latest, messages, social, timelines
 from minitwit.resolvers.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from minitwit.rest_compat import openapi, operations
@@ -35,13 +37,7 @@ from minitwit.rest_compat.parsing import (
     parse_object,
     text_field,
 )
-from minitwit.rest_compat.responses import (
-    encode,
-    error_response,
-    json_bytes,
-    json_response,
-    no_content,
-)
+from minitwit.rest_compat.responses import json_bytes, json_response, no_content
 from minitwit.settings import Settings
 
 T = TypeVar("T")

@@ -17,12 +17,15 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from minitwit.db import Database, first_line, is_unavailable
-from minitwit.live import Hub
+from minitwit.db.database import Database
+from minitwit.db.errors import is_unavailable
+from minitwit.http.sessions import SESSION_KEY
+from minitwit.live.hub import Hub
 from minitwit.models import User
+from minitwit.ops.logs import first_line
 from minitwit.resolvers import sign_ins
 from minitwit.resolvers.validation import is_storable
-from minitwit.schema.context import SESSION_KEY, Context
+from minitwit.schema.context import Context
 from minitwit.schema.execution import OperationObserver, SharedEventExecutor, ThreadedSchema
 from minitwit.schema.limits import ListField
 from minitwit.schema.mutation import Mutation

@@ -15,13 +15,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import HTTPConnection
 
-from minitwit.db import Database, Tx
+from minitwit.db.database import Database, Tx
+from minitwit.http.sessions import SESSION_KEY
 from minitwit.models import User
 from minitwit.resolvers import sign_ins, social, throttle
 from minitwit.resolvers.errors import Forbidden, Unauthenticated
 from minitwit.settings import Settings
-
-SESSION_KEY = "sid"  # the sign-in token in the signed cookie
 
 _UNSET: Any = object()
 P = ParamSpec("P")

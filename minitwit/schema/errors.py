@@ -5,7 +5,8 @@ from __future__ import annotations
 from graphql import GraphQLError
 from loguru import logger
 
-from minitwit.db import TIMED_OUT, UNAVAILABLE, first_line, is_timeout, log_failure
+from minitwit.db.errors import TIMED_OUT, UNAVAILABLE, is_timeout
+from minitwit.ops.logs import first_line, log_failure
 from minitwit.resolvers.errors import Conflict as ConflictError
 from minitwit.resolvers.errors import (
     DomainError,

@@ -40,7 +40,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
-from minitwit.logs import GRAPHQL_OPERATION
+from minitwit.ops.logs import GRAPHQL_OPERATION
 from minitwit.schema.context import Context
 from minitwit.schema.errors import present
 from minitwit.schema.limits import MAX_TOKENS, Inspector, ListField, limits_from_schema

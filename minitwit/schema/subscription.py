@@ -18,8 +18,9 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from minitwit.db import Tx
-from minitwit.live import ADDED, REFETCH, REMOVED, Delivery, Feed, Hub
+from minitwit.db.database import Tx
+from minitwit.live.feeds import Delivery, DeliveryKind, Feed, Timeline
+from minitwit.live.hub import Hub
 from minitwit.models import User
 from minitwit.resolvers import accounts
 from minitwit.resolvers.errors import Invalid, NotFound
@@ -79,9 +80,9 @@ class TimelineEventKind(Enum):
 
 
 _KINDS = {
-    ADDED: TimelineEventKind.ADDED,
-    REMOVED: TimelineEventKind.REMOVED,
-    REFETCH: TimelineEventKind.REFETCH,
+    DeliveryKind.ADDED: TimelineEventKind.ADDED,
+    DeliveryKind.REMOVED: TimelineEventKind.REMOVED,
+    DeliveryKind.REFETCH: TimelineEventKind.REFETCH,
 }
 
 
@@ -137,7 +138,7 @@ class Subscription:
         self, info: Info[LiveContext, None]
     ) -> AsyncGenerator[TimelineEvent, None]:
         hub = info.context.require_hub()
-        async for event in _events(hub, hub.subscribe("public")):
+        async for event in _events(hub, hub.subscribe(Timeline.PUBLIC)):
             yield event
 
     @strawberry.subscription(
@@ -153,7 +154,7 @@ class Subscription:
         user = await ctx.load(accounts.user_by_name, username)
         if user is None or user.id is None:
             raise NotFound(f"There is no user {username!r}", field="username")
-        async for event in _events(hub, hub.subscribe("user", author_id=user.id)):
+        async for event in _events(hub, hub.subscribe(Timeline.USER, author_id=user.id)):
             yield event
 
     @strawberry.subscription(
@@ -168,7 +169,7 @@ class Subscription:
         ctx = info.context
         hub = ctx.require_hub()
         viewer = ctx.require_viewer()
-        async for event in _events(hub, hub.subscribe("home", viewer_id=viewer.id)):
+        async for event in _events(hub, hub.subscribe(Timeline.HOME, viewer_id=viewer.id)):
             yield event
 
     @strawberry.subscription(
@@ -182,5 +183,5 @@ class Subscription:
         ctx = info.context
         hub = ctx.require_hub()
         ctx.require_moderator()
-        async for event in _events(hub, hub.subscribe("flagged")):
+        async for event in _events(hub, hub.subscribe(Timeline.FLAGGED)):
             yield event

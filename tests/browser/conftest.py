@@ -202,7 +202,7 @@ class GraphQLError(AssertionError):
 
 
 # Playwright's request contexts send no Origin of their own; the browser's fetch does, and the
-# server refuses a POST with the session cookie and without it (minitwit.security).
+# server refuses a POST with the session cookie and without it (minitwit.http.security).
 API_ORIGIN: dict[str, str] = {}
 
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
 from minitwit.models import SimulatorAction
 from minitwit.resolvers import latest
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings

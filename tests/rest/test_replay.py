@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from minitwit import cli
-from minitwit.replay import Action, Report, percentile, plan, read_scenario, replay
+from minitwit.ops.replay import Action, Report, percentile, plan, read_scenario, replay
 from tests.conftest import LiveServer
 from tests.rest.conftest import RestServer
 from tests.servers import free_port

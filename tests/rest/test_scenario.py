@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from minitwit.replay import read_scenario, replay
+from minitwit.ops.replay import read_scenario, replay
 from tests.conftest import shared_file
 from tests.rest.conftest import SIM_HEADERS
 from tests.servers import ServerProcess

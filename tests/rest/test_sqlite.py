@@ -14,9 +14,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from minitwit import replay
 from minitwit.app import create_app
-from minitwit.db import Database
+from minitwit.db.database import Database
+from minitwit.ops import replay
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.conftest import LiveServer
 from tests.servers import TEST_SECRET

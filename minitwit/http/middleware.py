@@ -4,7 +4,6 @@ bounded request bodies (``BodyLimitMiddleware``)."""
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import secrets
@@ -16,9 +15,9 @@ from loguru import logger
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minitwit.db import log_failure
-from minitwit.logs import ACCESS_LOG, GRAPHQL_OPERATION
-from minitwit.metrics import Metrics, route_template
+from minitwit.http.errors import send_json_error
+from minitwit.ops.logs import ACCESS_LOG, GRAPHQL_OPERATION, log_failure
+from minitwit.ops.metrics import Metrics, route_template
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's name for a client that left before its answer
 REQUEST_ID_HEADER = "x-request-id"
@@ -117,24 +116,6 @@ class RequestMiddleware:
                     )
         finally:
             self.metrics.in_flight.dec()
-
-
-async def send_json_error(
-    send: Send, status: int, message: str, *, close: bool = False, retry_after: int | None = None
-) -> None:
-    """Answer ``{"error_msg": message, "status": status}`` (the REST layer's error shape) from
-    ASGI middleware, where no Starlette response exists yet."""
-    body = json.dumps({"error_msg": message, "status": status}, separators=(",", ":")).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if close:
-        headers.append((b"connection", b"close"))
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -27,34 +27,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minitwit.middleware import RETRY_AFTER_SECONDS
-from minitwit.schema.context import SESSION_KEY
+from minitwit.http.middleware import RETRY_AFTER_SECONDS
+from minitwit.http.security import PAGE_SECURITY_HEADERS
+from minitwit.http.sessions import SESSION_KEY
 
-DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
-GRAVATAR_HOSTS = "https://www.gravatar.com http://www.gravatar.com https://secure.gravatar.com"
-
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        f"img-src 'self' {GRAVATAR_HOSTS}",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-# nosniff, Referrer-Policy and X-Frame-Options come with every response (minitwit.security).
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+# nosniff, Referrer-Policy and X-Frame-Options come with every response (minitwit.http.security).
+PAGE_HEADERS = {**PAGE_SECURITY_HEADERS, "Cache-Control": "no-store"}
 
 # Assets revalidate on every load (cheap with ETag) so a deploy never serves stale modules.
 STATIC_HEADERS = {"Cache-Control": "no-cache"}

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection that ``minitwit.migrate`` hands it."""
+"""Alembic environment: runs on the connection that ``minitwit.db.migrate`` hands it."""
 
 from alembic import context
 

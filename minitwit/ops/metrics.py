@@ -31,7 +31,7 @@ class Metrics:
 
     ``known_operations`` are the GraphQL operation names that get a label of their own (the
     web client's); any other name counts as ``other``, so no client can grow the label set.
-    It also observes the database (``minitwit.db.DatabaseObserver``): query durations,
+    It also observes the database (``minitwit.db.database.DatabaseObserver``): query durations,
     waits for a connection and the domain events that committed.
     """
 
@@ -126,7 +126,7 @@ class Metrics:
         self.started.set(time.time())
         self.live = LiveMetrics(registry)
 
-    # -- minitwit.db.DatabaseObserver ------------------------------------------------------
+    # -- minitwit.db.database.DatabaseObserver ------------------------------------------------
 
     def queried(self, kind: str, seconds: float) -> None:
         self._query_kinds[kind].observe(seconds)
@@ -172,7 +172,7 @@ class Metrics:
 
 
 class LiveMetrics:
-    """Live timelines (``minitwit.live.LiveObserver``): sockets and subscriptions open now,
+    """Live timelines (``minitwit.live.feeds.LiveObserver``): sockets and subscriptions open now,
     deliveries made and dropped, and the time from a change's announcement (inside the
     writing transaction) to its hand-over to a subscriber."""
 

@@ -3,7 +3,8 @@
 On PostgreSQL every upgrade holds a session-level advisory lock for its whole run, so replicas
 that start at once migrate one after another: the first does the work, the rest find the
 schema current and do nothing. Migrations are exempt from the request engine's timeouts
-(``minitwit.db.make_engine``): waiting for that lock, or rewriting a big table, may take long.
+(``minitwit.db.database.make_engine``): waiting for that lock, or rewriting a big table, may
+take long.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from sqlalchemy import column, create_engine, inspect, make_url, select, table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
-from minitwit.db import first_line
+from minitwit.ops.logs import first_line
 from minitwit.settings import Settings
 
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -41,96 +41,19 @@ from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Session
 
+from minitwit.db.changes import Change
+from minitwit.db.errors import is_outage
 from minitwit.settings import Settings
 
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "minitwit_write"
-UNAVAILABLE = "The database is unavailable; try again shortly"
-TIMED_OUT = "The database took too long to answer; try again shortly"
 TCP_USER_TIMEOUT_MS = 1000
-PG_QUERY_CANCELED = "57014"  # statement_timeout (or an operator's pg_cancel_backend)
-SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes; extended ones keep them in the low byte
-PG_PROGRAM_LIMIT_EXCEEDED = "54"  # SQLSTATE class: statement too complex, too many columns, ...
 
 # A statement and its parameters, for ``Tx.write``. Statements that are written often are
 # module-level constants with ``bindparam`` placeholders, compiled once per dialect.
 Step = tuple[Executable, Mapping[str, Any]]
-
-
-class Change(NamedTuple):
-    """A change a live timeline shows: ``kind`` is posted, flagged or unflagged."""
-
-    kind: str
-    message_id: int
-    author_id: int
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` is the database being out of reach or giving up on the transaction
-    (down, restarting, connection cut, deadlocked, locked, no pooled connection in time):
-    a condition worth retrying, not a bug. Anything else stays an internal error.
-    """
-    if isinstance(error, sa_exc.TimeoutError):
-        return True
-    if not isinstance(error, sa_exc.DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    if isinstance(error.orig, sqlite3.Error):
-        # sqlite3 says OperationalError for missing tables and bad SQL too: only a lock counts
-        code = getattr(error.orig, "sqlite_errorcode", None)
-        return isinstance(code, int) and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
-    if str(getattr(error.orig, "pgcode", None) or "").startswith(PG_PROGRAM_LIMIT_EXCEEDED):
-        return False  # an OperationalError too, but retrying it cannot help
-    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
-
-
-def is_outage(error: BaseException) -> bool:
-    """Whether ``error``, raised while getting a connection, says the PostgreSQL server is out
-    of reach (refused, unresolvable, timed out, shutting down, starting up). An error on a
-    connection already open is not one: a single connection can be ended while the server
-    answers (``pg_terminate_backend``), and a unit of work retries with a new one."""
-    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError) and not isinstance(
-        error.orig, sqlite3.Error
-    )
-
-
-def log_failure(error: BaseException, where: str = "", **fields: Any) -> bool:
-    """Log ``error``: a one-line warning when the database is unavailable (a condition that
-    passes, worth no traceback), else the error with its traceback. ``where`` (a loguru
-    template filled from ``fields``) says what was being done: "in GraphQL resolver at {path}".
-    Returns whether the database was unavailable."""
-    where = f" {where}" if where else ""
-    if is_unavailable(error):
-        logger.warning(
-            "database unavailable" + where + ": {error}", error=first_line(error), **fields
-        )
-        return True
-    logger.opt(exception=error).error("unexpected error" + where, **fields)
-    return False
-
-
-def is_timeout(error: BaseException) -> bool:
-    """Whether ``error`` is a statement cancelled by ``statement_timeout``."""
-    return (
-        isinstance(error, sa_exc.DBAPIError)
-        and getattr(error.orig, "pgcode", None) == PG_QUERY_CANCELED
-    )
-
-
-def unavailable_reason(error: BaseException) -> str | None:
-    """What to tell a client for an error worth retrying (a 503), or None for a bug."""
-    if is_timeout(error):
-        return TIMED_OUT
-    return UNAVAILABLE if is_unavailable(error) else None
-
-
-def first_line(error: BaseException) -> str:
-    """``error`` in one line, for a warning that needs no traceback."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
@@ -138,7 +61,7 @@ def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
     ``settings.db_statement_timeout`` and end one left idle in a transaction longer than
     ``db_idle_in_transaction_timeout``: request work never holds a connection (and its locks)
     for long. ``request_timeouts=False`` for the command line; migrations lift the limits for
-    their own run (``minitwit.migrate``), backups and readiness use engines of their own."""
+    their own run (``minitwit.db.migrate``), backups and readiness use engines of their own."""
     if settings.is_sqlite:
         engine = create_engine(
             settings.database_url,
@@ -504,7 +427,8 @@ class Outage:
                 return
             self.down = True
         logger.warning(
-            "database out of reach: failing fast until it answers: {e}", e=first_line(error)
+            "database out of reach: failing fast until it answers: {e}",
+            e=f"{type(error).__name__}: {str(error).strip().splitlines()[0]}",
         )
         threading.Thread(target=self._probe_until_up, name="minitwit-db-probe", daemon=True).start()
 

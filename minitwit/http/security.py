@@ -1,5 +1,5 @@
-"""Browser-facing protections that hold for every route: response headers, and the refusal of
-cross-site requests that would act with the session cookie.
+"""Browser-facing protections: the headers of every response, the pages' own (their CSP), and
+the refusal of cross-site requests that would act with the session cookie.
 
 The headers are precomputed bytes that ``RequestMiddleware`` (outermost) appends to every
 HTTP response, so they cost the simulator's REST path no layer of its own. The cross-site
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from minitwit.middleware import send_json_error
+from minitwit.http.errors import send_json_error
 
 # On every response, JSON and errors too: a browser never sniffs a JSON answer into HTML, never
 # frames any of our answers, and sends other sites no path of ours. Pages add a full CSP.
@@ -19,6 +19,29 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 )
+
+GRAVATAR_HOSTS = "https://www.gravatar.com http://www.gravatar.com https://secure.gravatar.com"
+
+# Pages add these: their scripts and styles come from us alone, nothing frames them, and no
+# other window they open can reach back into them.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src 'self' {GRAVATAR_HOSTS}",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CROSS_SITE_REFUSED = (

@@ -1,4 +1,6 @@
-"""``/health/ready``: the database answers and its schema is at the newest migration.
+"""The service's health: ``/health/live`` (the process answers) and ``/health/ready`` (the
+database answers and its schema is at the newest migration). The container's probe that asks
+them is ``minitwit.ops.healthcheck``.
 
 The check has a path of its own: one dedicated connection (its own tiny engine) and its own
 thread limiter, so it answers within ``timeout`` even while every request thread is waiting
@@ -17,8 +19,8 @@ from sqlalchemy import Engine, create_engine, text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from minitwit import migrate
-from minitwit.db import first_line
+from minitwit.db import migrate
+from minitwit.ops.logs import first_line
 from minitwit.settings import Settings
 
 READY_TIMEOUT_SECONDS = 2.0
@@ -49,6 +51,11 @@ def probe_engine(settings: Settings, timeout: float = READY_TIMEOUT_SECONDS) -> 
             "options": f"-c statement_timeout={seconds * 1000}",
         },
     )
+
+
+async def live(request: Request) -> Response:
+    """``/health/live``: 200 while the process serves; it asks nothing of the database."""
+    return JSONResponse({"status": "ok"})
 
 
 class Readiness:

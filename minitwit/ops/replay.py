@@ -36,9 +36,8 @@ from urllib.parse import quote
 
 import httpx
 
-from minitwit.settings import DEFAULT_SIMULATOR_AUTH
+from minitwit.settings import DEFAULT_SIMULATOR_AUTH, SIMULATOR_TIMEOUT_SECONDS
 
-DEFAULT_TIMEOUT = 0.3
 KINDS = ("register", "tweet", "follow", "unfollow")
 EXPECTED_STATUS: dict[str, frozenset[int]] = {
     "register": frozenset({204, 400}),
@@ -177,7 +176,7 @@ class Replayer:
         base_url: str,
         *,
         workers: int = 1,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = SIMULATOR_TIMEOUT_SECONDS,
         auth: str = DEFAULT_SIMULATOR_AUTH,
         out: TextIO | None = None,
         progress: TextIO | None = None,
@@ -263,7 +262,7 @@ class Replayer:
     def _record(self, outcome: Outcome) -> None:
         with self._lock:
             self.report.latencies.append(outcome.seconds)
-            if outcome.seconds >= DEFAULT_TIMEOUT:
+            if outcome.seconds >= SIMULATOR_TIMEOUT_SECONDS:
                 self.report.slow[outcome.action.kind] += 1
             self.report.statuses[outcome.failure or str(outcome.status)] += 1
             self.report.outcomes.append(outcome)
@@ -360,7 +359,7 @@ def replay(
     actions: Sequence[Action],
     *,
     workers: int = 1,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = SIMULATOR_TIMEOUT_SECONDS,
     auth: str = DEFAULT_SIMULATOR_AUTH,
     out: TextIO | None = None,
     progress: TextIO | None = None,

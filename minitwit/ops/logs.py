@@ -14,6 +14,8 @@ from typing import Any
 
 from loguru import logger
 
+from minitwit.db.errors import is_unavailable
+
 # The GraphQL operation's name, which the schema leaves in the request's state for the log line.
 GRAPHQL_OPERATION = "graphql_operation"
 
@@ -152,3 +154,24 @@ class _InterceptHandler(logging.Handler):
             frame = frame.f_back
             depth += 1
         logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+
+def log_failure(error: BaseException, where: str = "", **fields: Any) -> bool:
+    """Log ``error``: a one-line warning when the database is unavailable (a condition that
+    passes, worth no traceback), else the error with its traceback. ``where`` (a loguru
+    template filled from ``fields``) says what was being done: "in GraphQL resolver at {path}".
+    Returns whether the database was unavailable."""
+    where = f" {where}" if where else ""
+    if is_unavailable(error):
+        logger.warning(
+            "database unavailable" + where + ": {error}", error=first_line(error), **fields
+        )
+        return True
+    logger.opt(exception=error).error("unexpected error" + where, **fields)
+    return False
+
+
+def first_line(error: BaseException) -> str:
+    """``error`` in one line, for a warning that needs no traceback."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"

@@ -1,0 +1,1 @@
+"""The browser's face: the HTML shells and assets of ``web/``; data comes from GraphQL."""
