@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from minitwit import migrate
-from minitwit.db import Database
+from minitwit.db import migrate
+from minitwit.db.database import Database
 from minitwit.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,11 +125,19 @@ def test_schedule_takes_a_restorable_backup_and_keeps_the_newest(
     assert "backup written to" in lines[0]["message"]
     assert lines[1]["message"] == f"deleted old backup {old[0]}"
 
-    names = sorted(p.name for p in backups.iterdir())
+    names = sorted(p.name for p in backups.iterdir() if p.name != ".metrics")
     assert len(names) == 3
     assert names[0] == old[1]
     assert names[2] == "notes.txt"
     new = backups / names[1]
+    assert new.stat().st_mode & 0o777 == 0o600  # a backup is its owner's only
+    report = metrics(backups)
+    assert report["minitwit_backup_last_ok"] == 1
+    assert report["minitwit_backup_last_size_bytes"] == new.stat().st_size
+    assert (
+        report["minitwit_backup_last_success_timestamp_seconds"]
+        == (report["minitwit_backup_last_attempt_timestamp_seconds"])
+    )
     restored = subprocess.run(
         [sys.executable, "-m", "minitwit", "restore", str(new)],
         env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'restored.sqlite3'}"},
@@ -153,7 +161,50 @@ def test_a_failed_backup_is_logged_and_deletes_nothing(tmp_path: Path) -> None:
     (line,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert line["level"] == "ERROR"
     assert "does not exist" in line["message"]
-    assert len(list(backups.iterdir())) == 4
+    assert len([p for p in backups.iterdir() if p.name != ".metrics"]) == 4
+    # The failure is reported for the alert (MinitwitBackupFailed), at once.
+    report = metrics(backups)
+    assert report["minitwit_backup_last_ok"] == 0
+    assert report["minitwit_backup_last_success_timestamp_seconds"] == 0
+    assert report["minitwit_backup_last_attempt_timestamp_seconds"] > 1.7e9
+
+
+def metrics(backups: Path) -> dict[str, float]:
+    """The backup schedule's report for node-exporter's textfile collector, parsed."""
+    path = backups / ".metrics" / "minitwit_backup.prom"
+    assert path.stat().st_mode & 0o777 == 0o644  # node-exporter runs as another user
+    samples = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            name, value = line.split()
+            samples[name] = float(value)
+    return samples
+
+
+def test_a_failed_backup_is_tried_again_after_the_retry_interval(tmp_path: Path) -> None:
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    process = subprocess.Popen(
+        ["sh", str(SCHEDULE)],
+        env={
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'missing.sqlite3'}",
+            "MINITWIT_BACKUP_DIR": str(backups),
+            "MINITWIT_BACKUP_INTERVAL": "3600",
+            "MINITWIT_BACKUP_RETRY": "1",
+        },
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        attempts = [json.loads(process.stdout.readline()) for _ in range(2)]
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert [line["level"] for line in attempts] == ["ERROR", "ERROR"]
 
 
 @pytest.mark.parametrize(
