@@ -190,6 +190,25 @@ REVISION="$tag_a" run_block rollback
 wait_converged minitwit_web 300
 sleep 5
 
+phase renew-tls
+# A renewed certificate (the same CA, a new key and serial), put in place without a restart.
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$work/privkey-2.pem" -out "$work/edge-2.csr" 2>/dev/null
+openssl x509 -req -in "$work/edge-2.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+    -CAcreateserial -days 2 -extfile "$work/san.ext" -out "$work/fullchain-2.pem" 2>/dev/null
+proxy_before="$(docker ps -q --filter label=com.docker.swarm.service.name=minitwit_proxy)"
+MINITWIT_TLS_CERT="$work/fullchain-2.pem" MINITWIT_TLS_KEY="$work/privkey-2.pem" \
+    infra/deploy.sh renew-tls
+sleep 2
+served_serial="$(openssl s_client -connect "127.0.0.1:$https_port" -servername localhost \
+    -CAfile "$work/ca.pem" </dev/null 2>/dev/null | openssl x509 -noout -serial)"
+[ "$served_serial" = "$(openssl x509 -noout -serial -in "$work/fullchain-2.pem")" ] \
+    || die "the edge does not serve the renewed certificate ($served_serial)"
+[ "$(docker ps -q --filter label=com.docker.swarm.service.name=minitwit_proxy)" = "$proxy_before" ] \
+    || die "the renewal restarted the proxy"
+log "the edge serves the renewed certificate; the proxy was not restarted"
+sleep 5
+
 phase kill-web-task
 docker kill "$(docker ps -q --filter label=com.docker.swarm.service.name=minitwit_web | head -n1)" >/dev/null
 sleep 3
