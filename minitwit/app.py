@@ -30,7 +30,7 @@ from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
 from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
-from minitwit.security import SECURITY_HEADERS, SameOriginGuard
+from minitwit.security import SECURITY_HEADERS, SameOriginGuard, send_graphql_forbidden
 from minitwit.settings import Settings
 from minitwit.web_client import WebClient
 
@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     # Where the cookie is read, a request that changes something must come from our pages.
     same_origin = Middleware(SameOriginGuard, cookie=SESSION_COOKIE)
     web = _web_client(settings, db, [same_origin, session])
+    graphql_origin = Middleware(
+        SameOriginGuard, cookie=SESSION_COOKIE, refuse=send_graphql_forbidden
+    )
     graphql = GraphQLApp(
         db,
         settings,
@@ -114,7 +117,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[same_origin, session]),
+        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[graphql_origin, session]),
         # The socket checks its Origin itself, at the handshake (minitwit.schema).
         WebSocketRoute("/graphql", graphql, middleware=[session]),
         *web.routes(),

@@ -150,7 +150,11 @@ def test_a_503_for_a_database_out_of_reach_carries_the_headers_too() -> None:
         {"Origin": "null"},
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
-        {},  # neither header: no browser sends a POST so
+        {"Sec-Fetch-Site": "Cross-Site"},
+        {"Sec-Fetch-Site": "cross-site", "Origin": ORIGIN},  # either mark is enough
+        {"Sec-Fetch-Site": "same-site", "Origin": ORIGIN},
+        {"Sec-Fetch-Site": "same-origin", "Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "none", "Origin": "http://evil.example"},
     ],
 )
 def test_a_mutation_with_the_cookie_from_elsewhere_is_refused_and_changes_nothing(
@@ -160,7 +164,8 @@ def test_a_mutation_with_the_cookie_from_elsewhere_is_refused_and_changes_nothin
     signed_in(client)
     response = gql(client, POST, headers)
     assert response.status_code == 403
-    assert response.json() == {"error_msg": CROSS_SITE_REFUSED, "status": 403}
+    error = {"message": CROSS_SITE_REFUSED, "extensions": {"code": "FORBIDDEN"}}
+    assert response.json() == {"data": None, "errors": [error]}
     assert_secured(response)
     assert gql(client, "mutation { logout }", headers).status_code == 403
     assert texts(client) == []
@@ -177,6 +182,7 @@ def test_a_mutation_with_the_cookie_from_elsewhere_is_refused_and_changes_nothin
         {"Sec-Fetch-Site": "same-origin"},
         {"Sec-Fetch-Site": "none"},
         {"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"},
+        {},  # neither header: a script's (curl), which no page can make for a visitor
     ],
 )
 def test_a_mutation_with_the_cookie_from_our_own_origin_goes_through(
@@ -187,6 +193,23 @@ def test_a_mutation_with_the_cookie_from_our_own_origin_goes_through(
     response = gql(client, POST, headers)
     assert response.status_code == 200, response.text
     assert "errors" not in response.json()
+    assert texts(client) == ["from elsewhere?"]
+
+
+def test_the_refusal_says_what_to_send() -> None:
+    for words in ("Sec-Fetch-Site", "Origin", "neither"):
+        assert words in CROSS_SITE_REFUSED
+
+
+def test_a_script_without_either_header_signs_in_posts_and_signs_out(
+    app_db: tuple[AppClient, Database],
+) -> None:
+    client, _ = app_db
+    assert gql(client, LOGIN, u="ann", p=PASSWORD).json() == {
+        "data": {"login": {"username": "ann"}}
+    }
+    assert "errors" not in gql(client, POST).json()
+    assert gql(client, "mutation { logout }").json() == {"data": {"logout": True}}
     assert texts(client) == ["from elsewhere?"]
 
 
