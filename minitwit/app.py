@@ -30,7 +30,12 @@ from minitwit.resolvers.errors import DomainError
 from minitwit.rest_compat.endpoints import domain_error
 from minitwit.rest_compat.responses import error_response
 from minitwit.schema import GraphQLApp
-from minitwit.security import SECURITY_HEADERS, SameOriginGuard, send_graphql_forbidden
+from minitwit.security import (
+    API_HEADERS,
+    SECURITY_HEADERS,
+    SameOriginGuard,
+    send_graphql_forbidden,
+)
 from minitwit.settings import Settings
 from minitwit.web_client import WebClient
 
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
                 metrics=metrics,
                 pool_usage=db.checked_out,
                 headers=SECURITY_HEADERS,
+                default_headers=API_HEADERS,
             ),
             Middleware(
                 BodyLimitMiddleware,

@@ -23,6 +23,13 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
 )
 
+# On every response that brings no policy of its own (the pages and GraphiQL do): the API's
+# JSON, the errors, the files. Such an answer, opened as a document, may load and run nothing
+# and be framed by no one (OWASP's REST Security Cheat Sheet).
+API_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+)
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CROSS_SITE_REFUSED = (
     "Cross-site request refused: the browser marked this request, which carries the session"

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from minitwit.app import SESSION_COOKIE, create_app
 from minitwit.db import Database
-from minitwit.security import CROSS_SITE_REFUSED, SECURITY_HEADERS, SameOriginGuard
+from minitwit.security import API_HEADERS, CROSS_SITE_REFUSED, SECURITY_HEADERS, SameOriginGuard
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from minitwit.web_client import CONTENT_SECURITY_POLICY
 from tests.asgi import AppClient
@@ -27,6 +27,8 @@ POST = 'mutation { postMessage(text: "from elsewhere?") { id } }'
 TIMELINE = "{ publicTimeline { nodes { text } } }"
 JSON = {"Content-Type": "application/json"}
 EXPECTED = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+PAGES = ("/public", "/", "/nobody-by-that-name")  # the last: an unknown user's page
 
 
 @pytest.fixture
@@ -116,13 +118,24 @@ def test_every_kind_of_response_carries_the_security_headers(
     response = client.request(method, path, content=body, headers=headers)
     assert response.status_code == status, response.text
     assert_secured(response)
+    policy = CONTENT_SECURITY_POLICY if path in PAGES else API_POLICY
+    assert response.headers.get_list("content-security-policy") == [policy]
 
 
-def test_pages_keep_their_content_security_policy(app_db: tuple[AppClient, Database]) -> None:
+@pytest.mark.parametrize("path", ["/public", "/login", "/graphql", "/nobody-by-that-name"])
+def test_pages_keep_their_content_security_policy(
+    app_db: tuple[AppClient, Database], path: str
+) -> None:
+    """The pages, GraphiQL and the styled 404, as a browser asks for them."""
     client, _ = app_db
-    response = client.get("/public")
-    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers.get_list("content-security-policy") == [CONTENT_SECURITY_POLICY]
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_the_api_policy_is_the_one_owasp_asks_for() -> None:
+    assert API_HEADERS == ((b"content-security-policy", API_POLICY.encode()),)
 
 
 def test_a_503_for_a_database_out_of_reach_carries_the_headers_too() -> None:
@@ -135,6 +148,7 @@ def test_a_503_for_a_database_out_of_reach_carries_the_headers_too() -> None:
         response = client.get("/msgs", headers=SIM)
     assert response.status_code == 503
     assert_secured(response)
+    assert response.headers["content-security-policy"] == API_POLICY
 
 
 # --- cross-site requests ----------------------------------------------------------------------
