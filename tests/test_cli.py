@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -419,6 +420,32 @@ def test_import_legacy_on_a_fresh_database_migrates_it_and_imports(
     assert minitwit("db", "current", env=env).stdout.strip() == migrate.head_revision()
 
 
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [("127.0.0.1", "Address already in use"), ("192.0.2.1", "Cannot assign requested address")],
+)
+def test_serve_where_it_cannot_listen_is_one_line_and_makes_no_database_file(
+    tmp_path: Path, host: str, reason: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "minitwit", "serve", "--host", host, "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"error: cannot listen on {host}:{port}: {reason}\n"
+    assert list(tmp_path.iterdir()) == [], "no SQLite file, no journal"
+
+
 def test_a_failed_command_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:
     path = tmp_path / "never.sqlite3"
     env = {"DATABASE_URL": f"sqlite:///{path}"}
@@ -435,7 +462,8 @@ def test_a_failed_command_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:
 
 
 UNREACHABLE = "postgresql://postgres:hunter2@127.0.0.1:1/minitwit"
-DATABASE_COMMANDS = [("user", "promote", "ann"), ("db", "current"), ("db", "upgrade"), ("serve",)]
+SERVE = ("serve", "--port", str(free_port()))  # not 8000: another server may have it
+DATABASE_COMMANDS = [("user", "promote", "ann"), ("db", "current"), ("db", "upgrade"), SERVE]
 
 
 @pytest.mark.parametrize(
@@ -624,7 +652,10 @@ def test_serve_in_a_terminal_says_where_to_open_it_and_logs_readable_coloured_li
     finally:
         terminal.stop()
     text = re.sub(r"\x1b\[[0-9;]*m", "", terminal.output.decode())
-    first = text.splitlines()[0]
+    lines = text.splitlines()
+    (first,) = [line for line in lines if "open http" in line]
+    started = next(n for n, line in enumerate(lines) if "Started server process" in line)
+    assert lines.index(first) < started, "announced once bound and migrated, before serving"
     assert first.endswith(
         f"MiniTwit {__version__} (development): open http://127.0.0.1:{port}/ "
         f"(GraphQL: http://127.0.0.1:{port}/graphql)"
