@@ -360,6 +360,12 @@ def _flagger(flagged: bool) -> Callable[[argparse.Namespace], int]:
                 tx, message_id=message_id, flagged=flagged, moderator=None
             )
         )
+        if args.id.strip().isdigit():
+            print(
+                f"warning: bare-number message ids are deprecated: use the message's global id,"
+                f" {global_id('Message', view.id)}",
+                file=sys.stderr,
+            )
         state = "flagged" if view.flagged else "unflagged"
         print(
             f"message {global_id('Message', view.id)} ({view.id}) by {view.author_username}"

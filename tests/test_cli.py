@@ -163,8 +163,12 @@ def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
     assert minitwit("unflag", node_id, env=env).returncode == 0
     with db.transaction() as tx:
         assert len(timelines.public_timeline(tx, limit=10).items) == 1
-    # the bare number of old still works (deprecated)
-    assert minitwit("flag", str(message_id), env=env).returncode == 0
+    # the bare number of old still works (deprecated), and says what to use instead
+    bare = minitwit("flag", str(message_id), env=env)
+    assert bare.returncode == 0
+    warning = "warning: bare-number message ids are deprecated: use the message's global id"
+    assert bare.stderr == f"{warning}, {node_id}\n"
+    assert flagged.stderr == ""
     with db.transaction() as tx:
         assert timelines.public_timeline(tx, limit=10).items == []
 
