@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pty
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minitwit import __version__, migrate
+from minitwit import __version__, cli, migrate
 from minitwit.app import create_app
 from minitwit.db import Database
 from minitwit.resolvers import timelines
@@ -448,6 +449,39 @@ def test_serve_where_it_cannot_listen_is_one_line_and_makes_no_database_file(
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"error: cannot listen on {host}:{port}: {reason}\n"
     assert list(tmp_path.iterdir()) == [], "no SQLite file, no journal"
+
+
+def _every_parser(
+    parser: argparse.ArgumentParser, name: str = "minitwit"
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, sub in action.choices.items():
+                yield from _every_parser(sub, f"{name} {command}")
+
+
+def test_every_option_and_argument_has_help_that_gives_its_default() -> None:
+    for name, parser in _every_parser(cli.build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if isinstance(
+                action, argparse._HelpAction | argparse._VersionAction | argparse._SubParsersAction
+            ):
+                continue
+            assert action.help, (name, action.dest)
+            if action.default is not None:
+                assert "(default: " in formatter._expand_help(action), (name, action.dest)
+    serve = " ".join(_parser_help("serve").split())
+    for option, default in (("--host", "127.0.0.1"), ("--port", "8000"), ("--workers", "1")):
+        assert re.search(rf"{option} \S+ [^-]*\(default: {re.escape(default)}\)", serve), option
+    assert "(default: ./minitwit_scenario.csv if it is there" in " ".join(
+        _parser_help("replay").split()
+    )
+
+
+def _parser_help(command: str) -> str:
+    return dict(_every_parser(cli.build_parser()))[f"minitwit {command}"].format_help()
 
 
 def test_a_failed_command_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:

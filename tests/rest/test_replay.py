@@ -142,6 +142,28 @@ def test_replay_command_passes_with_empty_stdout(
         assert client.get("/latest").json() == {"latest": 9}
 
 
+def test_replay_without_a_scenario_here_says_which_option_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_replay(f"http://127.0.0.1:{free_port()}")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: no scenario to replay: pass --scenario FILE (there is no"
+        f" minitwit_scenario.csv in {tmp_path})\n"
+    )
+
+
+def test_replay_finds_the_scenario_in_the_current_folder_and_names_it(
+    rest_server: RestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_scenario(tmp_path / "minitwit_scenario.csv", sample_rows("Found")[:3])
+    monkeypatch.chdir(tmp_path)
+    result = run_replay(rest_server.url, "--timeout", "30")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("minitwit_scenario.csv: 3 requests in ")
+
+
 def test_a_terminal_sees_what_is_replayed_and_a_progress_line(
     rest_server: RestServer, tmp_path: Path
 ) -> None:
