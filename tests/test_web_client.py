@@ -92,7 +92,7 @@ def test_every_page_is_the_one_layout_with_its_frame_filled_in(
     assert heading(page).groups() == (None, title)
     assert "<h1>MiniTwit</h1>" in page
     assert f'<div id="status" class="status" role="status">{status_line}</div>' in page
-    assert "MiniTwit &mdash; A Flask Application" in page
+    assert "MiniTwit &mdash; a small microblog: " in page
     assert page.count("<header>") == page.count("<footer>") == page.count("<main ") == 1
     assert "$" not in page, "a placeholder of the layout was left unfilled"
 

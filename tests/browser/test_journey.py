@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import FOOTER
+
 pytestmark = pytest.mark.browser
 
 DATE = re.compile(r"\u2014 \d{4}-\d\d-\d\d @ \d\d:\d\d$")
@@ -39,7 +41,7 @@ def test_whole_journey_sign_up_post_follow_unfollow_sign_out(
     expect(page).to_have_title("Public Timeline | MiniTwit")
     expect(page.get_by_role("heading", level=2)).to_have_text("Public Timeline")
     expect(nav(page)).to_have_text("public timeline | sign up | sign in")
-    expect(page.locator("div.footer")).to_have_text("MiniTwit \u2014 A Flask Application")
+    expect(page.locator("div.footer")).to_have_text(FOOTER)
     expect(message_item(page, f"Hello from {other}")).to_be_visible()
     screenshot(page, "public-timeline")
 
