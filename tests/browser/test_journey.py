@@ -13,8 +13,6 @@ from tests.browser.conftest import FOOTER
 
 pytestmark = pytest.mark.browser
 
-DATE = re.compile(r"\u2014 \d{4}-\d\d-\d\d @ \d\d:\d\d$")
-
 
 def nav(page: Any) -> Any:
     return page.get_by_role("navigation", name="Main")
@@ -78,7 +76,10 @@ def test_whole_journey_sign_up_post_follow_unfollow_sign_out(
     mine = message_item(page, f"First words of {me}")
     expect(mine).to_be_visible()
     expect(mine.get_by_role("link", name=me)).to_have_attribute("href", f"/{me}")
-    expect(mine.locator("small")).to_have_text(DATE)
+    expect(mine.locator("small")).to_have_text(re.compile(r"^\u2014 (now|\d+ minutes? ago)$"))
+    when = mine.locator("small time")
+    expect(when).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"))
+    expect(when).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d @ \d\d:\d\d UTC$"))
     expect(mine.locator("img")).to_have_attribute("src", re.compile(r"gravatar\.com/avatar/"))
     screenshot(page, "my-timeline")
 
