@@ -115,8 +115,11 @@ def test_pages_show_the_navigation_before_any_data(web: AppClient) -> None:
 def test_the_message_length_setting_reaches_the_twitbox(sqlite_settings: Settings) -> None:
     for client in _app_client(sqlite_settings.with_(max_message_length=140)):
         page = client.get("/public", headers=HTML).text
-        assert re.search(r'<input type="text" name="text" id="text" [^>]*maxlength="140"', page)
-        assert 'maxlength="1000"' not in page
+        assert re.search(
+            r'<input type="text" name="text" id="text" [^>]*data-max-length="140"', page
+        )
+        assert "140 characters left" in page
+        assert "maxlength" not in page, "over the limit is refused with a message, never cut"
 
 
 def test_each_page_preloads_its_scripts_whole_import_graph(web: AppClient) -> None:

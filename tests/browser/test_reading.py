@@ -1,4 +1,5 @@
-"""How messages read in 2026: times in the reader's own zone, texts in any script."""
+"""How messages read in 2026: times in the reader's own zone, texts in any script, a counter
+that refuses what does not fit, an empty Share that says so, timeline pages in the address."""
 
 from __future__ import annotations
 
@@ -92,3 +93,84 @@ def test_right_to_left_text_is_isolated_from_the_name_and_the_date(
     assert body
     assert date
     assert name["x"] < body["x"] < date["x"], "name, text, date in reading order, left to right"
+
+
+def test_the_counter_says_what_is_left_and_share_refuses_what_is_over(
+    page: Any, make_user: Callable[[str], str], sign_in: Callable[[Any, str], None]
+) -> None:
+    me = make_user("counter")
+    sign_in(page, me)
+    page.goto("/")
+    box = page.get_by_label(f"What's on your mind {me}?")
+    count = page.locator("#text-count")
+    expect(count).to_have_text("1000 characters left")
+    box.fill("hello \u00e6\u00f8\u00e5 \U0001f600")
+    expect(count).to_have_text("989 characters left")
+    too_long = "x" * 1003
+    box.fill(too_long)
+    expect(count).to_have_text("3 characters too many")
+    expect(box).to_have_attribute("aria-invalid", "")
+    page.get_by_role("button", name="Share").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Error: A message can have at most 1000 characters; this one has 1003"
+    )
+    expect(box).to_have_value(too_long)  # nothing cut, nothing lost
+    expect(box).to_be_focused()
+    expect(page.locator("ul.messages")).to_have_text("There's no message so far.")
+    box.fill("x" * 1000)
+    expect(count).to_have_text("0 characters left")
+    page.get_by_role("button", name="Share").click()
+    expect(page.locator("ul.flashes")).to_have_text("Your message was recorded")
+
+
+def test_an_empty_share_says_so_and_clears_the_old_flash(
+    page: Any, make_user: Callable[[str], str], sign_in: Callable[[Any, str], None]
+) -> None:
+    me = make_user("empty")
+    sign_in(page, me)
+    page.goto("/")
+    page.get_by_label(f"What's on your mind {me}?").fill("something")
+    page.get_by_role("button", name="Share").click()
+    flashes = page.locator("ul.flashes")
+    expect(flashes).to_have_text("Your message was recorded")
+    for empty in ("", "   "):
+        page.get_by_label(f"What's on your mind {me}?").fill(empty)
+        page.get_by_role("button", name="Share").click()
+        expect(flashes).to_be_hidden()
+        expect(page.get_by_role("alert")).to_have_text(
+            "Error: There is nothing to share yet: write a message first"
+        )
+    expect(page.locator("ul.messages > li")).to_have_count(1)
+
+
+def test_timeline_pages_are_in_the_address_for_back_and_bookmarks(
+    page: Any,
+    new_page: Callable[..., Any],
+    make_user: Callable[[str], str],
+    post_as: Callable[..., list[str]],
+) -> None:
+    author = make_user("pages")
+    texts = [f"page message {index:02d}" for index in range(35)]
+    post_as(author, *texts)
+    page.goto(f"/{author}")
+    items = page.locator("ul.messages > li")
+    expect(items).to_have_count(30)
+    page.get_by_role("button", name="More messages").click()
+    expect(items).to_have_count(35)
+    expect(page).to_have_url(re.compile(rf"/{author}\?after=.+"))
+    bookmark = page.url
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(rf"/{author}$"))
+    expect(items).to_have_count(30)
+    expect(items.first).to_contain_text("page message 34")
+
+    reader = new_page()
+    reader.goto(bookmark)
+    shown = reader.locator("ul.messages > li")
+    expect(shown).to_have_count(5)
+    expect(shown.first).to_contain_text("page message 04")
+    expect(shown.last).to_contain_text("page message 00")
+    reader.get_by_role("link", name="Back to the newest messages").click()
+    expect(reader).to_have_url(re.compile(rf"/{author}$"))
+    expect(shown).to_have_count(30)
