@@ -129,3 +129,12 @@ def test_live_timelines_prints_a_post_as_it_happens(
     assert event["type"] == "next"
     message = event["payload"]["data"]["publicTimelineEvents"]["message"]
     assert message == {"text": text, "author": {"username": "bob"}}
+
+
+def test_what_the_readme_links_to_is_there() -> None:
+    targets = re.findall(r"\]\(([^)#]+)\)", README)
+    assert "docs/screenshot.png" in targets
+    assert [target for target in targets if not (REPO / target).is_file()] == []
+    screenshot = (REPO / "docs" / "screenshot.png").read_bytes()
+    assert screenshot.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(screenshot) < 100_000, "a small picture: the repository keeps every version"
