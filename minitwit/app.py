@@ -25,7 +25,7 @@ from minitwit.http import sessions
 from minitwit.http.drain import Drain, DrainMiddleware
 from minitwit.http.errors import error_response
 from minitwit.http.middleware import RETRY_AFTER_SECONDS, BodyLimitMiddleware, RequestMiddleware
-from minitwit.http.security import SECURITY_HEADERS
+from minitwit.http.security import API_HEADERS, SECURITY_HEADERS, send_graphql_forbidden
 from minitwit.live.hub import Hub
 from minitwit.ops import health
 from minitwit.ops.logs import configure_logging, first_line, log_failure
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     session = sessions.session_middleware(settings)
     same_origin = sessions.same_origin_guard()
     web = _web_client(settings, db, [same_origin, session])
+    graphql_origin = sessions.same_origin_guard(refuse=send_graphql_forbidden)
     graphql = GraphQLApp(
         db,
         settings,
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         Route("/health/live", health.live, methods=["GET"]),
         Route("/health/ready", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[same_origin, session]),
+        Route("/graphql", graphql, methods=["GET", "POST"], middleware=[graphql_origin, session]),
         # The socket checks its Origin itself, at the handshake (minitwit.schema).
         WebSocketRoute("/graphql", graphql, middleware=[session]),
         *web.routes(),
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
                 metrics=metrics,
                 pool_usage=db.checked_out,
                 headers=SECURITY_HEADERS,
+                default_headers=API_HEADERS,
             ),
             Middleware(DrainMiddleware, drain=drain),
             Middleware(

@@ -1,14 +1,15 @@
 """The ``minitwit`` command: serve, migrate, moderate, import, back up, replay.
 
 Every command works on a fresh database (it migrates it first, as ``serve`` does) and anything
-a user can get wrong (a setting, the database's URL or reachability, a name, an id, a file)
-ends the command with one line on stderr and exit status 1; usage errors exit with 2.
+a user can get wrong (a setting, the database's URL or reachability, a port, a name, an id, a
+file) ends the command with one line on stderr and exit status 1; usage errors exit with 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,7 @@ from minitwit.settings import (
 )
 
 T = TypeVar("T")
+SCENARIO = "minitwit_scenario.csv"  # the course's name for it
 
 
 class CommandError(Exception):
@@ -60,17 +62,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's and argument's default in its help, where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, argparse.SUPPRESS):
+            return text
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="minitwit", description="MiniTwit: serve, migrate, moderate, import, back up, replay."
+        prog="minitwit",
+        description="MiniTwit: serve, migrate, moderate, import, back up, replay.",
+        formatter_class=_HelpFormatter,
+        epilog="Settings come from the environment (DATABASE_URL, SECRET_KEY, MINITWIT_*): see"
+        " the README. `minitwit COMMAND --help` explains each command.",
     )
     parser.add_argument("--version", action="version", version=f"minitwit {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the web server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8000)
-    serve.add_argument("--workers", type=_positive, default=1)
+    def command(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+    ) -> argparse.ArgumentParser:
+        return parent.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)
+
+    serve = command(commands, "serve", "run the web server (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=_port, default=8000, help="the TCP port to listen on")
+    serve.add_argument(
+        "--workers", type=_positive, default=1, help="worker processes sharing the port"
+    )
     serve.add_argument(
         "--graceful-timeout",
         type=_positive,
@@ -79,12 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
-    db = commands.add_parser("db", help="database schema")
+    db = command(commands, "db", "database schema")
     db_commands = db.add_subparsers(required=True, metavar="COMMAND")
-    upgrade = db_commands.add_parser("upgrade", help="migrate the schema to the newest revision")
-    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade = command(db_commands, "upgrade", "migrate the schema to a revision")
+    upgrade.add_argument(
+        "revision", nargs="?", default="head", help="the Alembic revision to migrate to"
+    )
     upgrade.set_defaults(handler=_db_upgrade)
-    current = db_commands.add_parser("current", help="print the schema's revision")
+    current = command(db_commands, "current", "print the schema's revision")
     current.set_defaults(handler=_db_current)
     checksum = db_commands.add_parser(
         "checksum",
@@ -96,32 +123,32 @@ def build_parser() -> argparse.ArgumentParser:
     checksum.set_defaults(handler=_db_checksum)
 
     for name, flagged in (("flag", True), ("unflag", False)):
-        command = commands.add_parser(name, help=f"{name} a message by id")
-        command.add_argument(
+        flagger = command(commands, name, f"{name} a message by id")
+        flagger.add_argument(
             "id", help="the message's GraphQL id (Message.id); a bare number is deprecated"
         )
-        command.set_defaults(handler=_flagger(flagged))
+        flagger.set_defaults(handler=_flagger(flagged))
 
-    user = commands.add_parser("user", help="manage users")
+    user = command(commands, "user", "manage users")
     user_commands = user.add_subparsers(required=True, metavar="COMMAND")
-    promote = user_commands.add_parser("promote", help="make a user a moderator")
-    promote.add_argument("username")
+    promote = command(user_commands, "promote", "make a user a moderator")
+    promote.add_argument("username", help="the user's name, as they sign in")
     promote.add_argument("--demote", action="store_true", help="take the role away instead")
     promote.set_defaults(handler=_promote)
 
-    importer = commands.add_parser(
-        "import-legacy", help="import a database of the original MiniTwit"
+    importer = command(commands, "import-legacy", "import a database of the original MiniTwit")
+    importer.add_argument(
+        "path", type=Path, help="the original's SQLite file (minitwit.db); imports only once"
     )
-    importer.add_argument("path", type=Path)
     importer.set_defaults(handler=_import_legacy)
 
-    dump = commands.add_parser(
-        "backup", help="back the database up to a file (pg_dump custom format, or SQLite)"
+    dump = command(
+        commands, "backup", "back the database up to a file (pg_dump custom format, or SQLite)"
     )
-    dump.add_argument("path", type=Path)
+    dump.add_argument("path", type=Path, help="the backup file to write; must not exist yet")
     dump.set_defaults(handler=_backup)
-    load = commands.add_parser("restore", help="restore a backup made by `minitwit backup`")
-    load.add_argument("path", type=Path)
+    load = command(commands, "restore", "restore a backup made by `minitwit backup`")
+    load.add_argument("path", type=Path, help="the file `minitwit backup` wrote")
     load.add_argument(
         "--force", action="store_true", help="replace the contents of a database that holds data"
     )
@@ -130,14 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="restore into this database on the same PostgreSQL server (default: the URL's)",
     )
     load.set_defaults(handler=_restore)
-    schema = commands.add_parser(
-        "graphql-schema", help="print the GraphQL schema (SDL), as schema.graphql holds it"
+    schema = command(
+        commands, "graphql-schema", "print the GraphQL schema (SDL), as schema.graphql holds it"
     )
     schema.set_defaults(handler=_graphql_schema)
 
-    replay = commands.add_parser(
+    replay = command(
+        commands,
         "replay",
-        help="replay a simulator scenario against a server (needs: pip install 'minitwit[replay]')",
+        "replay a simulator scenario against a server (needs: pip install 'minitwit[replay]')",
     )
     replay.add_argument(
         "url", type=_http_url, help="the API's base URL, e.g. http://127.0.0.1:8000"
@@ -145,16 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--scenario",
         type=Path,
-        default=Path("minitwit_scenario.csv"),
-        help="the scenario file (tab-separated, the course's format)",
+        help=f"the scenario file (tab-separated, the course's format) (default: ./{SCENARIO}"
+        " if it is there; else this option is required)",
     )
     replay.add_argument(
         "--workers",
         type=_positive,
         default=1,
-        help="parallel workers, sharded by acting user (default 1: exactly the simulator)",
+        help="parallel workers, sharded by acting user (1: exactly the simulator)",
     )
-    replay.add_argument("--limit", type=_positive, help="replay only the first N lines")
+    replay.add_argument(
+        "--limit", type=_positive, help="replay only the first N lines (default: all)"
+    )
     replay.add_argument(
         "--skip",
         type=_positive,
@@ -179,10 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_seconds,
         default=SIMULATOR_TIMEOUT_SECONDS,
-        help=f"seconds (default {SIMULATOR_TIMEOUT_SECONDS})",
+        help="seconds per request (the simulator's)",
     )
     replay.add_argument(
-        "--auth", default=DEFAULT_SIMULATOR_AUTH, help="the Authorization header's value"
+        "--auth",
+        default=DEFAULT_SIMULATOR_AUTH,
+        help="the Authorization header's value (default: the course simulator's)",
     )
     replay.set_defaults(handler=_replay)
     return parser
@@ -296,42 +328,73 @@ def _in_session(func: Callable[[Tx], T]) -> T:
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported here: the other commands need not pay for it
+    from uvicorn.supervisors import Multiprocess
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, json_lines=settings.wants_json_logs(sys.stdout.isatty()))
-    url = f"http://{_browsable(args.host)}:{args.port}"
-    logger.info(
-        "MiniTwit {version} ({env}): open {url}/ (GraphQL: {url}/graphql)",
-        version=__version__,
-        env=settings.env,
-        url=url,
-    )
-    if settings.migrate_on_start:
-        with _database_errors(settings), _database(settings):
-            pass
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minitwit-metrics-")
-    os.environ["MINITWIT_MIGRATE_ON_START"] = "0"  # done above, once, before any worker starts
-    uvicorn.run(
-        "minitwit.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        timeout_graceful_shutdown=args.graceful_timeout,
-        access_log=False,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-        # Live timelines' sockets: a ping every 20 s keeps proxies from closing a quiet one
-        # and finds dead peers; incoming messages (subscribe, pong) are small; no per-message
-        # compression, whose zlib state would cost every subscriber hundreds of KiB.
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        ws_max_size=64 * 1024,
-        ws_per_message_deflate=False,
-    )
+    # The port first: taken, nothing else happens (no database file made, no "open" line).
+    with _listening(args.host, args.port) as sock:
+        if settings.migrate_on_start:
+            with _database_errors(settings), _database(settings):
+                pass
+        if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minitwit-metrics-")
+        os.environ["MINITWIT_MIGRATE_ON_START"] = "0"  # done above, once, before any worker
+        config = uvicorn.Config(
+            "minitwit.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            timeout_graceful_shutdown=args.graceful_timeout,
+            access_log=False,
+            log_config=None,
+            proxy_headers=True,
+            server_header=False,
+            # Live timelines' sockets: a ping every 20 s keeps proxies from closing a quiet
+            # one and finds dead peers; incoming messages (subscribe, pong) are small; no
+            # per-message compression, whose zlib state would cost every subscriber hundreds
+            # of KiB.
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            ws_max_size=64 * 1024,
+            ws_per_message_deflate=False,
+        )
+        url = f"http://{_browsable(args.host)}:{args.port}"
+        logger.info(
+            "MiniTwit {version} ({env}): open {url}/ (GraphQL: {url}/graphql)",
+            version=__version__,
+            env=settings.env,
+            url=url,
+        )
+        if args.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+            return 0
+        server = uvicorn.Server(config)
+        server.run(sockets=[sock])
+    if not server.started:
+        raise CommandError("the server did not start: see the lines above")
     return 0
+
+
+@contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    """A socket bound to ``host:port`` and listening (connections wait until the server
+    accepts them), as uvicorn binds one; a busy port or a bad address in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            sock.listen(2048)  # uvicorn's backlog
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise CommandError(f"cannot listen on {host}:{port}: {reason}") from None
+        sock.set_inheritable(True)  # for the worker processes
+        yield sock
+    finally:
+        sock.close()
 
 
 def _browsable(host: str) -> str:
@@ -385,6 +448,12 @@ def _flagger(flagged: bool) -> Callable[[argparse.Namespace], int]:
                 tx, message_id=message_id, flagged=flagged, moderator=None
             )
         )
+        if args.id.strip().isdigit():
+            print(
+                f"warning: bare-number message ids are deprecated: use the message's global id,"
+                f" {global_id('Message', view.id)}",
+                file=sys.stderr,
+            )
         state = "flagged" if view.flagged else "unflagged"
         print(
             f"message {global_id('Message', view.id)} ({view.id}) by {view.author_username}"
@@ -425,6 +494,13 @@ def _replay(args: argparse.Namespace) -> int:
         raise CommandError(
             f"minitwit replay needs {exc.name}: pip install 'minitwit[replay]'"
         ) from None
+    if args.scenario is None:
+        if not Path(SCENARIO).is_file():
+            raise CommandError(
+                f"no scenario to replay: pass --scenario FILE (there is no {SCENARIO} in"
+                f" {Path.cwd()})"
+            )
+        args.scenario = Path(SCENARIO)
     return replay.command(args)
 
 

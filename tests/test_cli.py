@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pty
 import re
 import select
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minitwit import __version__
+from minitwit import __version__, cli
 from minitwit.app import create_app
 from minitwit.db import migrate
 from minitwit.db.database import Database
@@ -163,8 +165,12 @@ def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
     assert minitwit("unflag", node_id, env=env).returncode == 0
     with db.transaction() as tx:
         assert len(timelines.public_timeline(tx, limit=10).items) == 1
-    # the bare number of old still works (deprecated)
-    assert minitwit("flag", str(message_id), env=env).returncode == 0
+    # the bare number of old still works (deprecated), and says what to use instead
+    bare = minitwit("flag", str(message_id), env=env)
+    assert bare.returncode == 0
+    warning = "warning: bare-number message ids are deprecated: use the message's global id"
+    assert bare.stderr == f"{warning}, {node_id}\n"
+    assert flagged.stderr == ""
     with db.transaction() as tx:
         assert timelines.public_timeline(tx, limit=10).items == []
 
@@ -420,6 +426,65 @@ def test_import_legacy_on_a_fresh_database_migrates_it_and_imports(
     assert minitwit("db", "current", env=env).stdout.strip() == migrate.head_revision()
 
 
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [("127.0.0.1", "Address already in use"), ("192.0.2.1", "Cannot assign requested address")],
+)
+def test_serve_where_it_cannot_listen_is_one_line_and_makes_no_database_file(
+    tmp_path: Path, host: str, reason: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "minitwit", "serve", "--host", host, "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"error: cannot listen on {host}:{port}: {reason}\n"
+    assert list(tmp_path.iterdir()) == [], "no SQLite file, no journal"
+
+
+def _every_parser(
+    parser: argparse.ArgumentParser, name: str = "minitwit"
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command, sub in action.choices.items():
+                yield from _every_parser(sub, f"{name} {command}")
+
+
+def test_every_option_and_argument_has_help_that_gives_its_default() -> None:
+    for name, parser in _every_parser(cli.build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if isinstance(
+                action, argparse._HelpAction | argparse._VersionAction | argparse._SubParsersAction
+            ):
+                continue
+            assert action.help, (name, action.dest)
+            if action.default is not None:
+                assert "(default: " in formatter._expand_help(action), (name, action.dest)
+    serve = " ".join(_parser_help("serve").split())
+    for option, default in (("--host", "127.0.0.1"), ("--port", "8000"), ("--workers", "1")):
+        assert re.search(rf"{option} \S+ [^-]*\(default: {re.escape(default)}\)", serve), option
+    assert "(default: ./minitwit_scenario.csv if it is there" in " ".join(
+        _parser_help("replay").split()
+    )
+
+
+def _parser_help(command: str) -> str:
+    return dict(_every_parser(cli.build_parser()))[f"minitwit {command}"].format_help()
+
+
 def test_a_failed_command_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:
     path = tmp_path / "never.sqlite3"
     env = {"DATABASE_URL": f"sqlite:///{path}"}
@@ -436,7 +501,8 @@ def test_a_failed_command_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:
 
 
 UNREACHABLE = "postgresql://postgres:hunter2@127.0.0.1:1/minitwit"
-DATABASE_COMMANDS = [("user", "promote", "ann"), ("db", "current"), ("db", "upgrade"), ("serve",)]
+SERVE = ("serve", "--port", str(free_port()))  # not 8000: another server may have it
+DATABASE_COMMANDS = [("user", "promote", "ann"), ("db", "current"), ("db", "upgrade"), SERVE]
 
 
 @pytest.mark.parametrize(
@@ -625,7 +691,10 @@ def test_serve_in_a_terminal_says_where_to_open_it_and_logs_readable_coloured_li
     finally:
         terminal.stop()
     text = re.sub(r"\x1b\[[0-9;]*m", "", terminal.output.decode())
-    first = text.splitlines()[0]
+    lines = text.splitlines()
+    (first,) = [line for line in lines if "open http" in line]
+    started = next(n for n, line in enumerate(lines) if "Started server process" in line)
+    assert lines.index(first) < started, "announced once bound and migrated, before serving"
     assert first.endswith(
         f"MiniTwit {__version__} (development): open http://127.0.0.1:{port}/ "
         f"(GraphQL: http://127.0.0.1:{port}/graphql)"

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from minitwit.app import create_app
 from minitwit.db.database import Database
 from minitwit.http.security import (
+    API_HEADERS,
     CONTENT_SECURITY_POLICY,
     CROSS_SITE_REFUSED,
     SECURITY_HEADERS,
@@ -32,6 +33,8 @@ POST = 'mutation { postMessage(text: "from elsewhere?") { id } }'
 TIMELINE = "{ publicTimeline { nodes { text } } }"
 JSON = {"Content-Type": "application/json"}
 EXPECTED = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+PAGES = ("/public", "/", "/nobody-by-that-name")  # the last: an unknown user's page
 
 
 @pytest.fixture
@@ -121,13 +124,24 @@ def test_every_kind_of_response_carries_the_security_headers(
     response = client.request(method, path, content=body, headers=headers)
     assert response.status_code == status, response.text
     assert_secured(response)
+    policy = CONTENT_SECURITY_POLICY if path in PAGES else API_POLICY
+    assert response.headers.get_list("content-security-policy") == [policy]
 
 
-def test_pages_keep_their_content_security_policy(app_db: tuple[AppClient, Database]) -> None:
+@pytest.mark.parametrize("path", ["/public", "/login", "/graphql", "/nobody-by-that-name"])
+def test_pages_keep_their_content_security_policy(
+    app_db: tuple[AppClient, Database], path: str
+) -> None:
+    """The pages, GraphiQL and the styled 404, as a browser asks for them."""
     client, _ = app_db
-    response = client.get("/public")
-    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers.get_list("content-security-policy") == [CONTENT_SECURITY_POLICY]
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_the_api_policy_is_the_one_owasp_asks_for() -> None:
+    assert API_HEADERS == ((b"content-security-policy", API_POLICY.encode()),)
 
 
 def test_a_503_for_a_database_out_of_reach_carries_the_headers_too() -> None:
@@ -140,6 +154,7 @@ def test_a_503_for_a_database_out_of_reach_carries_the_headers_too() -> None:
         response = client.get("/msgs", headers=SIM)
     assert response.status_code == 503
     assert_secured(response)
+    assert response.headers["content-security-policy"] == API_POLICY
 
 
 # --- cross-site requests ----------------------------------------------------------------------
@@ -155,7 +170,11 @@ def test_a_503_for_a_database_out_of_reach_carries_the_headers_too() -> None:
         {"Origin": "null"},
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
-        {},  # neither header: no browser sends a POST so
+        {"Sec-Fetch-Site": "Cross-Site"},
+        {"Sec-Fetch-Site": "cross-site", "Origin": ORIGIN},  # either mark is enough
+        {"Sec-Fetch-Site": "same-site", "Origin": ORIGIN},
+        {"Sec-Fetch-Site": "same-origin", "Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "none", "Origin": "http://evil.example"},
     ],
 )
 def test_a_mutation_with_the_cookie_from_elsewhere_is_refused_and_changes_nothing(
@@ -165,7 +184,8 @@ def test_a_mutation_with_the_cookie_from_elsewhere_is_refused_and_changes_nothin
     signed_in(client)
     response = gql(client, POST, headers)
     assert response.status_code == 403
-    assert response.json() == {"error_msg": CROSS_SITE_REFUSED, "status": 403}
+    error = {"message": CROSS_SITE_REFUSED, "extensions": {"code": "FORBIDDEN"}}
+    assert response.json() == {"data": None, "errors": [error]}
     assert_secured(response)
     assert gql(client, "mutation { logout }", headers).status_code == 403
     assert texts(client) == []
@@ -182,6 +202,7 @@ def test_a_mutation_with_the_cookie_from_elsewhere_is_refused_and_changes_nothin
         {"Sec-Fetch-Site": "same-origin"},
         {"Sec-Fetch-Site": "none"},
         {"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"},
+        {},  # neither header: a script's (curl), which no page can make for a visitor
     ],
 )
 def test_a_mutation_with_the_cookie_from_our_own_origin_goes_through(
@@ -192,6 +213,23 @@ def test_a_mutation_with_the_cookie_from_our_own_origin_goes_through(
     response = gql(client, POST, headers)
     assert response.status_code == 200, response.text
     assert "errors" not in response.json()
+    assert texts(client) == ["from elsewhere?"]
+
+
+def test_the_refusal_says_what_to_send() -> None:
+    for words in ("Sec-Fetch-Site", "Origin", "neither"):
+        assert words in CROSS_SITE_REFUSED
+
+
+def test_a_script_without_either_header_signs_in_posts_and_signs_out(
+    app_db: tuple[AppClient, Database],
+) -> None:
+    client, _ = app_db
+    assert gql(client, LOGIN, u="ann", p=PASSWORD).json() == {
+        "data": {"login": {"username": "ann"}}
+    }
+    assert "errors" not in gql(client, POST).json()
+    assert gql(client, "mutation { logout }").json() == {"data": {"logout": True}}
     assert texts(client) == ["from elsewhere?"]
 
 

@@ -93,7 +93,7 @@ def test_every_page_is_the_one_layout_with_its_frame_filled_in(
     assert heading(page).groups() == (None, title)
     assert "<h1>MiniTwit</h1>" in page
     assert f'<div id="status" class="status" role="status">{status_line}</div>' in page
-    assert "MiniTwit &mdash; A Flask Application" in page
+    assert "MiniTwit &mdash; a small microblog: " in page
     assert page.count("<header>") == page.count("<footer>") == page.count("<main ") == 1
     assert "$" not in page, "a placeholder of the layout was left unfilled"
 
@@ -116,8 +116,11 @@ def test_pages_show_the_navigation_before_any_data(web: AppClient) -> None:
 def test_the_message_length_setting_reaches_the_twitbox(sqlite_settings: Settings) -> None:
     for client in _app_client(sqlite_settings.with_(max_message_length=140)):
         page = client.get("/public", headers=HTML).text
-        assert re.search(r'<input type="text" name="text" id="text" [^>]*maxlength="140"', page)
-        assert 'maxlength="1000"' not in page
+        assert re.search(
+            r'<input type="text" name="text" id="text" [^>]*data-max-length="140"', page
+        )
+        assert "140 characters left" in page
+        assert "maxlength" not in page, "over the limit is refused with a message, never cut"
 
 
 def test_each_page_preloads_its_scripts_whole_import_graph(web: AppClient) -> None:

@@ -48,7 +48,8 @@ REQUEST_IDS = _RequestIds()
 class RequestMiddleware:
     """Request id, one access-log line and the HTTP metrics for every request; ``headers``
     go on every HTTP response (the security headers: mounted outermost, so the error answers
-    of the middleware inside, and this one's own 500, carry them too)."""
+    of the middleware inside, and this one's own 500, carry them too), and each of
+    ``default_headers`` on every response that does not set that header itself."""
 
     def __init__(
         self,
@@ -56,11 +57,13 @@ class RequestMiddleware:
         metrics: Metrics,
         pool_usage: Callable[[], int] | None = None,
         headers: Sequence[tuple[bytes, bytes]] = (),
+        default_headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.pool_usage = pool_usage
         self.headers = tuple(headers)
+        self.default_headers = tuple(default_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,11 +79,11 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 responded = True
                 status = message["status"]
-                headers = [
-                    *message.get("headers", ()),
-                    (REQUEST_ID_HEADER_BYTES, request_id.encode()),
-                    *self.headers,
-                ]
+                own = message.get("headers", ())
+                headers = [*own, (REQUEST_ID_HEADER_BYTES, request_id.encode()), *self.headers]
+                for default in self.default_headers:
+                    if all(name.lower() != default[0] for name, _ in own):
+                        headers.append(default)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -3,8 +3,11 @@ middleware of the routes that read it (GraphQL and the pages; the simulator neve
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import Send
 
 from minitwit.http.security import SameOriginGuard
 from minitwit.settings import Settings
@@ -25,6 +28,9 @@ def session_middleware(settings: Settings) -> Middleware:
     )
 
 
-def same_origin_guard() -> Middleware:
-    """Where the cookie is read, a request that changes something must come from our pages."""
-    return Middleware(SameOriginGuard, cookie=SESSION_COOKIE)
+def same_origin_guard(refuse: Callable[[Send], Awaitable[None]] | None = None) -> Middleware:
+    """Where the cookie is read, a request a page of another site made is refused: with
+    ``refuse`` (GraphQL's shape on /graphql), else the REST layer's JSON 403."""
+    if refuse is None:
+        return Middleware(SameOriginGuard, cookie=SESSION_COOKIE)
+    return Middleware(SameOriginGuard, cookie=SESSION_COOKIE, refuse=refuse)

@@ -10,7 +10,8 @@ file's last action is sent alone at the very end, so ``/latest`` ends at the sam
 sequential run.
 
 Errors are printed to stdout in the simulator's CSV form (so empty stdout still means a
-pass); progress and the summary go to stderr. The exit status is 1 on any error.
+pass); on stderr a terminal sees a progress line (done/total, rate, errors so far, eta), and
+every run ends with one summary line. The exit status is 1 on any error.
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ class Report:
         return (
             f"{self.requests} requests in {self.seconds:.1f} s ({rate:.0f}/s) "
             f"with {self.workers} worker{'s' if self.workers != 1 else ''}, "
-            f"{self.errors} error{'s' if self.errors != 1 else ''}\n"
-            f"latency ms: p50 {p50 * 1000:.1f}, p99 {p99 * 1000:.1f}, max {longest * 1000:.1f}\n"
+            f"{self.errors} error{'s' if self.errors != 1 else ''}; "
+            f"latency ms: p50 {p50 * 1000:.1f}, p99 {p99 * 1000:.1f}, max {longest * 1000:.1f}; "
             f"statuses: {statuses}"
         )
 
@@ -203,6 +204,7 @@ class Replayer:
         self.total = total
         self.report = Report(workers=workers)
         self._lock = threading.Lock()
+        self._started = time.monotonic()
         self._shown = 0.0
 
     def client(self) -> httpx.Client:
@@ -295,12 +297,23 @@ class Replayer:
         if not final and now - self._shown < 0.2:
             return
         self._shown = now
-        done = self.report.requests
-        share = f" ({100 * done / self.total:.0f} %)" if self.total else ""
-        self.progress.write(f"\r{done}/{self.total}{share}, {self.report.errors} errors")
+        self.progress.write("\r" + self.progress_line(now - self._started) + "\x1b[K")
         if final:
             self.progress.write("\n")
         self.progress.flush()
+
+    def progress_line(self, elapsed: float) -> str:
+        """``done/total (share), rate, errors so far, eta``: what a terminal shows meanwhile."""
+        done = self.report.requests
+        share = f" ({100 * done / self.total:.0f} %)" if self.total else ""
+        rate = done / elapsed if elapsed > 0 else 0.0
+        errors = self.report.errors
+        left = max(self.total - done, 0)
+        eta = _clock(left / rate) if rate else "?"
+        return (
+            f"{done}/{self.total}{share}, {rate:.0f}/s, "
+            f"{errors} error{'s' if errors != 1 else ''}, eta {eta}"
+        )
 
     def finish(self) -> None:
         with self._lock:
@@ -325,6 +338,11 @@ def journal_line(outcome: Outcome) -> str:
         )
         + "\n"
     )
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
 
 
 def plan(actions: Sequence[Action], workers: int) -> list[list[list[Action]]]:
@@ -413,6 +431,8 @@ def command(
     for number, problem in problems:
         err.write(f"{args.scenario}:{number}: {problem}\n")
     tty = (isatty or err.isatty)()
+    if tty:
+        err.write(f"replaying {len(actions)} actions of {args.scenario} against {args.url}\n")
     journal = getattr(args, "journal", None)
     with (
         journal.open("a", encoding="utf-8") if journal is not None else nullcontext()
@@ -429,7 +449,7 @@ def command(
             rate=getattr(args, "rate", None),
             journal=journal_file,
         )
-    err.write(report.summary() + "\n")
+    err.write(f"{args.scenario}: {report.summary()}\n")
     if problems:
         err.write(f"{len(problems)} scenario lines could not be replayed\n")
     mismatches: list[str] = []

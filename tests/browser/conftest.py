@@ -6,6 +6,7 @@ The tests skip when /usr/bin/chromium is missing, unless MINITWIT_REQUIRE_BROWSE
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -31,6 +32,10 @@ CHROMIUM_ARGS = [
 WEB_DIR = REPO / "web"
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
+FOOTER = (
+    "MiniTwit \u2014 a small microblog: the ITU DevOps course's Flask example of 2010, rebuilt"
+    " on Starlette and GraphQL"
+)
 
 
 def _browser_missing() -> str | None:
@@ -96,6 +101,27 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         API_ORIGIN.clear()
 
 
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="package")
+def axe_source() -> str:
+    """axe-core's script, pinned by package.json and package-lock.json; installed with
+    ``npm ci`` when it is not there yet."""
+    npm = shutil.which("npm")
+    if not AXE.exists() and npm is not None:
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+            cwd=REPO,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+    if not AXE.exists():
+        _skip_or_fail(f"{AXE} is missing: run `npm ci` in {REPO} (needs Node.js's npm)")
+    return AXE.read_text(encoding="utf-8")
+
+
 @pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Any]:
     reason = _browser_missing()
@@ -131,8 +157,11 @@ class PageWatch:
     csp_violations: list[str] = field(default_factory=list)
 
 
-def _new_page(browser: Any, base_url: str, viewport: dict[str, int]) -> tuple[Any, Any, PageWatch]:
-    context = browser.new_context(base_url=base_url, viewport=viewport)
+def _new_page(
+    browser: Any, base_url: str, viewport: dict[str, int], **options: str
+) -> tuple[Any, Any, PageWatch]:
+    """``options`` go to the context: ``color_scheme``, ``timezone_id``, ``locale``."""
+    context = browser.new_context(base_url=base_url, viewport=viewport, **options)
     context.set_default_timeout(10_000)
     page = context.new_page()
     watch = PageWatch()
@@ -172,11 +201,13 @@ def page(browser: Any, real_server: Server) -> Iterator[Any]:
 
 @pytest.fixture
 def page_at(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Factory for fresh independent pages on any server: ``page_at(base_url, width, height)``."""
+    """Factory for fresh independent pages on any server: ``page_at(base_url, width, height)``,
+    and the context's options (``color_scheme="dark"``, ``timezone_id``, ``locale``)."""
     opened: list[tuple[Any, PageWatch]] = []
 
-    def make(base_url: str, width: int = 1024, height: int = 900) -> Any:
-        context, page, page_watch = _new_page(browser, base_url, {"width": width, "height": height})
+    def make(base_url: str, width: int = 1024, height: int = 900, **options: str) -> Any:
+        size = {"width": width, "height": height}
+        context, page, page_watch = _new_page(browser, base_url, size, **options)
         opened.append((context, page_watch))
         return page
 
@@ -191,8 +222,8 @@ def page_at(browser: Any) -> Iterator[Callable[..., Any]]:
 def new_page(page_at: Callable[..., Any], real_server: Server) -> Callable[..., Any]:
     """Factory for further independent visitors, e.g. a second user or a phone-sized screen."""
 
-    def make(width: int = 1024, height: int = 900) -> Any:
-        return page_at(real_server.base_url, width, height)
+    def make(width: int = 1024, height: int = 900, **options: str) -> Any:
+        return page_at(real_server.base_url, width, height, **options)
 
     return make
 

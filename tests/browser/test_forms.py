@@ -27,7 +27,7 @@ TAKEN = "<taken>"
             "pw",
             "other",
             "The two passwords do not match",
-            "password2",
+            "password",  # both cleared: start again at the first
         ),
         (TAKEN, "someone@example.com", "pw", "pw", "The username is already taken", "username"),
     ],
@@ -43,7 +43,7 @@ def test_sign_up_error_is_shown(
     error: str,
     focused: str,
 ) -> None:
-    """The input the server names in extensions.field is focused."""
+    """The input the server names in extensions.field is focused; the passwords are cleared."""
     if username == TAKEN:
         username = make_user("taken")
     elif username:
@@ -61,6 +61,8 @@ def test_sign_up_error_is_shown(
     expect(page.get_by_label("Username")).to_have_value(username)
     expect(page.get_by_label("E-Mail")).to_have_value(email)
     expect(page.locator(f"#{focused}")).to_be_focused()
+    expect(page.get_by_label("Password", exact=True)).to_have_value("")
+    expect(page.get_by_label("Password (repeat)")).to_have_value("")
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import FOOTER
+
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
@@ -128,7 +130,7 @@ def test_an_unknown_path_is_a_styled_404_page(
     expect(page.get_by_text("The requested URL was not found on the server.")).to_be_visible()
     expect(page.get_by_role("navigation", name="Main")).to_contain_text(f"sign out [{me}]")
     footer = page.locator("footer")
-    expect(footer).to_have_text("MiniTwit \u2014 A Flask Application")
+    expect(footer).to_have_text(FOOTER)
     background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert background not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)"), "style.css applies"
     screenshot(page, "not-found")

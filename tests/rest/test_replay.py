@@ -16,7 +16,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from minitwit import cli
-from minitwit.ops.replay import Action, Report, percentile, plan, read_scenario, replay
+from minitwit.ops.replay import (
+    Action,
+    Replayer,
+    Report,
+    command,
+    percentile,
+    plan,
+    read_scenario,
+    replay,
+)
 from tests.conftest import LiveServer
 from tests.rest.conftest import RestServer
 from tests.servers import free_port
@@ -127,8 +136,58 @@ def test_replay_command_passes_with_empty_stdout(
     assert "10 requests" in result.stderr
     assert "0 errors" in result.stderr
     assert re.search(r"p50 [\d.]+, p99 [\d.]+, max [\d.]+", result.stderr)
+    assert result.stderr.count("\n") == 1, "not a terminal: one summary line, no progress"
+    assert result.stderr.startswith(f"{scenario}: 10 requests in ")
     with rest_server.client() as client:
         assert client.get("/latest").json() == {"latest": 9}
+
+
+def test_replay_without_a_scenario_here_says_which_option_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_replay(f"http://127.0.0.1:{free_port()}")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: no scenario to replay: pass --scenario FILE (there is no"
+        f" minitwit_scenario.csv in {tmp_path})\n"
+    )
+
+
+def test_replay_finds_the_scenario_in_the_current_folder_and_names_it(
+    rest_server: RestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_scenario(tmp_path / "minitwit_scenario.csv", sample_rows("Found")[:3])
+    monkeypatch.chdir(tmp_path)
+    result = run_replay(rest_server.url, "--timeout", "30")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("minitwit_scenario.csv: 3 requests in ")
+
+
+def test_a_terminal_sees_what_is_replayed_and_a_progress_line(
+    rest_server: RestServer, tmp_path: Path
+) -> None:
+    scenario = write_scenario(tmp_path / "scenario.csv", sample_rows("Tty"))
+    args = cli.build_parser().parse_args(
+        ["replay", rest_server.url, "--scenario", str(scenario), "--timeout", "30"]
+    )
+    err = io.StringIO()
+    assert command(args, out=io.StringIO(), err=err, isatty=lambda: True) == 0
+    first, progress, summary = err.getvalue().split("\n", 2)
+    assert first == f"replaying 10 actions of {scenario} against {rest_server.url}"
+    last = progress.rsplit("\r", 1)[1]
+    assert re.fullmatch(r"10/10 \(100 %\), \d+/s, 0 errors, eta 0:00\x1b\[K", last), last
+    assert summary.startswith(f"{scenario}: 10 requests in ")
+
+
+def test_the_progress_line_says_done_total_rate_errors_and_eta() -> None:
+    replayer = Replayer("http://127.0.0.1:1", total=10)
+    replayer.report.latencies = [0.01] * 4
+    replayer.report.errors = 1
+    assert replayer.progress_line(2.0) == "4/10 (40 %), 2/s, 1 error, eta 0:03"
+    assert replayer.progress_line(0.0) == "4/10 (40 %), 0/s, 1 error, eta ?"
+    replayer.report.errors = 2
+    assert replayer.progress_line(0.05).endswith("80/s, 2 errors, eta 0:00")
 
 
 def test_a_scenario_of_sign_ups_alone_replays_on_several_workers(
@@ -184,14 +243,14 @@ def test_the_summary_states_counts_rate_latencies_and_statuses_exactly() -> None
     report = Report(workers=3, seconds=2.0, latencies=[0.004, 0.001, 0.002, 0.003], errors=1)
     report.statuses.update({"204": 3, "ReadTimeout": 1})
     assert report.summary() == (
-        "4 requests in 2.0 s (2/s) with 3 workers, 1 error\n"
-        "latency ms: p50 2.0, p99 4.0, max 4.0\n"
+        "4 requests in 2.0 s (2/s) with 3 workers, 1 error; "
+        "latency ms: p50 2.0, p99 4.0, max 4.0; "
         "statuses: 204: 3, ReadTimeout: 1"
     )
     single = Report(workers=1)
     assert single.summary() == (
-        "0 requests in 0.0 s (0/s) with 1 worker, 0 errors\n"
-        "latency ms: p50 0.0, p99 0.0, max 0.0\n"
+        "0 requests in 0.0 s (0/s) with 1 worker, 0 errors; "
+        "latency ms: p50 0.0, p99 0.0, max 0.0; "
         "statuses: "
     )
 

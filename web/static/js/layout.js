@@ -93,12 +93,41 @@ function parseDate(value) {
   return new Date(hasZone ? text : `${text}Z`);
 }
 
-export function formatDate(value) {
-  const date = parseDate(value);
-  if (Number.isNaN(date.getTime())) return String(value);
+const MINUTE = 60 * 1000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+// The exact UTC time, as the original showed it ("2026-12-04 @ 18:20"), with the zone said.
+export function utcText(date) {
   const pad = (number) => String(number).padStart(2, '0');
   return `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`
-    + ` @ ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}`;
+    + ` @ ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
+}
+
+// In the reader's own zone and format: relative within a day ("3 minutes ago"), else the date.
+export function readerText(date, now = Date.now()) {
+  const age = now - date.getTime();
+  if (age >= 0 && age < DAY) {
+    const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+    if (age < MINUTE) return relative.format(0, 'second');
+    if (age < HOUR) return relative.format(-Math.floor(age / MINUTE), 'minute');
+    return relative.format(-Math.floor(age / HOUR), 'hour');
+  }
+  return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(date);
+}
+
+// <time datetime="<UTC>" title="<UTC>">3 minutes ago</time>; kept current by refreshTimes().
+export function timeElement(value) {
+  const date = parseDate(value);
+  if (Number.isNaN(date.getTime())) return el('time', {}, String(value));
+  const iso = date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return el('time', { datetime: iso, title: utcText(date) }, readerText(date));
+}
+
+export function refreshTimes(root = document) {
+  for (const node of root.querySelectorAll('time[datetime]')) {
+    node.textContent = readerText(new Date(node.getAttribute('datetime')));
+  }
 }
 
 export function failed(error) {

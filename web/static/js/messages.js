@@ -2,7 +2,7 @@
 
 import { ApiError, graphql } from './api.js';
 import {
-  announce, clearError, clearFlashes, el, formatDate, showError, userPath,
+  announce, clearError, clearFlashes, el, showError, timeElement, userPath,
 } from './layout.js';
 
 const EMPTY_TEXT = "There's no message so far.";
@@ -13,13 +13,15 @@ function safeImageUrl(url) {
 
 function messageItem(message, action) {
   const { author } = message;
+  // Names and texts in any script: each isolated (<bdi>), so a right-to-left text cannot
+  // reorder the name or the date beside it.
   const paragraph = el(
     'p', {},
-    el('strong', {}, el('a', { href: userPath(author.username) }, author.username)),
+    el('strong', {}, el('a', { href: userPath(author.username) }, el('bdi', {}, author.username))),
     ' ',
-    message.text,
+    el('bdi', { class: 'text' }, message.text),
     ' ',
-    el('small', {}, '\u2014 ', el('time', { datetime: message.pubDate }, formatDate(message.pubDate))),
+    el('small', {}, '\u2014 ', timeElement(message.pubDate)),
   );
   const item = el('li', { 'data-message-id': message.id });
   if (action) {

@@ -7,6 +7,7 @@ import { signedOutForm } from '../signed_out_form.js';
 
 signedOutForm('register-form', {
   clearOnError: ['password', 'password2'],
+  focusFor: { password2: 'password' },
   async send({ username, email, password, password2 }) {
     await graphql(
       'mutation Register($username: String!, $email: String!, $password: String!, '
