@@ -147,9 +147,11 @@ replay_timeout="${MINITWIT_TEST_REPLAY_TIMEOUT:-2}"
 replay() { # LOG [minitwit replay options]: in the background; its exit status in LOG.status
     local out="$1"
     shift
-    ("$PYTHON" -m minitwit replay "$edge" --scenario "$scenario" --cacert "$work/ca.pem" \
-        --timeout "$replay_timeout" --journal "$journal" "$@" > "$out.errors" 2> "$out"
-        echo $? > "$out.status") &
+    (status=0
+        "$PYTHON" -m minitwit replay "$edge" --scenario "$scenario" --cacert "$work/ca.pem" \
+            --timeout "$replay_timeout" --journal "$journal" "$@" > "$out.errors" 2> "$out" \
+            || status=$?
+        echo "$status" > "$out.status") &
 }
 wait_replay() { # LOG
     while [ ! -s "$1.status" ]; do sleep 1; done
@@ -233,13 +235,19 @@ phase first-part-done
 replay "$report_dir/replay-2.log" --skip "$first_part" --rate "$rate" --check
 sleep 10
 phase db-restart
-db_container="$(docker ps -q --filter label=com.docker.swarm.service.name=minitwit_db)"
-docker restart --time 10 "$db_container" >/dev/null
-for _ in $(seq 1 60); do
-    docker exec "$db_container" pg_isready -q -U minitwit -d minitwit 2>/dev/null && break
-    sleep 1
+# As an operator restarts it (infra/README.md): Swarm stops the task, starts a new one, and
+# gives it its address once its healthcheck passes. It is back when a web task reaches it.
+(run_block restart-db > "$report_dir/restart-db.log" 2>&1) &
+restarting=$!
+web_container="$(docker ps -q --filter label=com.docker.swarm.service.name=minitwit_web | head -n1)"
+sleep 3  # it is down by now
+deadline=$((SECONDS + 120))
+until docker exec "$web_container" pg_isready -q -h db -U minitwit -d minitwit -t 1 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || die "the database did not come back within 120 s"
+    sleep 0.2
 done
 phase db-back
+wait "$restarting" || die "the database's restart failed (restart-db.log)"
 sleep 15
 phase db-after
 wait_replay "$report_dir/replay-2.log"
