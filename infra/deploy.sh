@@ -140,7 +140,9 @@ ensure_tls_secrets() {
         export TLS_CERT_HASH TLS_KEY_HASH
         return
     fi
-    [ -r "$cert" ] && [ -r "$key" ] || die "cannot read MINITWIT_TLS_CERT ($cert) or MINITWIT_TLS_KEY ($key)"
+    if [ ! -r "$cert" ] || [ ! -r "$key" ]; then
+        die "cannot read MINITWIT_TLS_CERT ($cert) or MINITWIT_TLS_KEY ($key)"
+    fi
     grep -q -- '-----BEGIN CERTIFICATE-----' "$cert" || die "$cert is not a PEM certificate"
     grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$key" || die "$key is not a PEM private key"
     TLS_CERT_HASH="$(file_hash "$cert")"
@@ -282,8 +284,9 @@ cmd_renew_tls() {
     # one and loaded by nginx's graceful reload (new workers take new connections, the old
     # ones finish theirs). It is stored as secrets too, which the proxy service moves to at
     # the next deploy (with the same MINITWIT_TLS_* files). Run it on each proxy's node.
-    [ -n "${MINITWIT_TLS_CERT:-}" ] && [ -n "${MINITWIT_TLS_KEY:-}" ] \
-        || die "set MINITWIT_TLS_CERT and MINITWIT_TLS_KEY to the renewed certificate and key"
+    if [ -z "${MINITWIT_TLS_CERT:-}" ] || [ -z "${MINITWIT_TLS_KEY:-}" ]; then
+        die "set MINITWIT_TLS_CERT and MINITWIT_TLS_KEY to the renewed certificate and key"
+    fi
     ensure_tls_secrets
     local containers container
     containers="$(docker ps -q --filter "label=com.docker.swarm.service.name=${STACK_NAME}_proxy")"

@@ -582,6 +582,11 @@ def test_grafana_loads_the_dashboard_from_where_the_stack_mounts_it(
         ("bash", "infra/terraform/scripts/swarm-join-tokens.sh"),
         ("sh", "infra/docker/postgres-guard.sh"),
         ("sh", "infra/docker/backup-schedule.sh"),
+        ("sh", "infra/docker/edge-entrypoint.sh"),
+        ("sh", "infra/images/postgres/docker-entrypoint.sh"),
+        ("bash", "infra/images/build.sh"),
+        ("bash", "infra/test/stack.sh"),
+        ("bash", "infra/test/compose.sh"),
     ],
 )
 def test_shell_script_parses(shell: str, script: str) -> None:
@@ -856,3 +861,21 @@ def test_every_image_can_be_named_from_the_environment(services: dict[str, Any])
     for name, spec in [*services.items(), *compose.items()]:
         image = spec["image"]
         assert image.startswith("${MINITWIT_"), (name, image)
+
+
+SHELL_SCRIPTS = sorted(
+    str(path.relative_to(ROOT))
+    for path in [*INFRA.rglob("*.sh"), ROOT / ".ci" / "run", ROOT / ".ci" / "pin"]
+    if "terraform" not in path.parts
+)
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS)
+def test_shell_script_passes_shellcheck(script: str) -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (Debian: apt-get install shellcheck)")
+    result = subprocess.run(
+        [shellcheck, str(ROOT / script)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stdout

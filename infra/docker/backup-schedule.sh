@@ -26,7 +26,10 @@ esac
 # Backups are readable by their owner only; the metrics by node-exporter too.
 umask 077
 metrics="$dir/.metrics"
-mkdir -p "$metrics" && chmod 0755 "$metrics" || { log ERROR "cannot create $metrics"; exit 73; }
+if ! mkdir -p "$metrics" || ! chmod 0755 "$metrics"; then
+    log ERROR "cannot create $metrics"
+    exit 73
+fi
 last_success=0
 
 report() { # OK(1|0) SIZE: the attempt just made, for Prometheus (written whole, then renamed)
@@ -45,10 +48,11 @@ report() { # OK(1|0) SIZE: the attempt just made, for Prometheus (written whole,
         echo "# HELP minitwit_backup_last_size_bytes The size of the newest backup."
         echo "# TYPE minitwit_backup_last_size_bytes gauge"
         echo "minitwit_backup_last_size_bytes $2"
-    } > "$metrics/.minitwit_backup.prom.partial" \
-        && chmod 0644 "$metrics/.minitwit_backup.prom.partial" \
-        && mv "$metrics/.minitwit_backup.prom.partial" "$metrics/minitwit_backup.prom" \
-        || log ERROR "cannot write $metrics/minitwit_backup.prom"
+    } > "$metrics/.minitwit_backup.prom.partial" || true
+    if ! chmod 0644 "$metrics/.minitwit_backup.prom.partial" \
+        || ! mv "$metrics/.minitwit_backup.prom.partial" "$metrics/minitwit_backup.prom"; then
+        log ERROR "cannot write $metrics/minitwit_backup.prom"
+    fi
 }
 
 prune() {

@@ -124,8 +124,9 @@ EOF
 }
 
 main() {
-    [ -n "$mirror" ] && [ -n "$security_mirror" ] \
-        || die "set DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR (this host's apt sources name none)"
+    if [ -z "$mirror" ] || [ -z "$security_mirror" ]; then
+        die "set DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR (this host's apt sources name none)"
+    fi
     if [ "${1:-}" = --env ]; then
         print_env
         return

@@ -270,7 +270,8 @@ print(urllib.request.urlopen("http://alertmanager:9093/-/ready", timeout=5).stat
 # --- backup, by the schedule; restore into an empty database by the runbook -------------
 phase backup
 sleep "$((MINITWIT_BACKUP_INTERVAL + 15))"  # a scheduled backup taken after the last write
-BACKUP="$(cd "$MINITWIT_BACKUP_DIR" && ls minitwit-*.dump | tail -n1)"
+backups=("$MINITWIT_BACKUP_DIR"/minitwit-*.dump)
+BACKUP="$(basename "${backups[-1]}")"
 export BACKUP RESTORE_DB=minitwit_check
 run_block backup-list > "$report_dir/backups.txt"
 run_block restore-check-db
@@ -281,7 +282,7 @@ cp "$work/live.txt" "$report_dir/checksums-live.txt"
 cp "$work/restored.txt" "$report_dir/checksums-restored.txt"
 grep -q '^minitwit_backup_last_ok 1$' "$MINITWIT_BACKUP_DIR/.metrics/minitwit_backup.prom" \
     || die "the backup service did not report its backup"
-phase done
+phase finished
 
 # --- the report ---------------------------------------------------------------------------
 "$PYTHON" infra/test/report.py "$report_dir" \

@@ -19,16 +19,17 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # VAR or VAR_FILE (a Swarm secret), never both.
-file_env() {
-    var="$1" default="${2:-}"
+file_env() { # VAR [DEFAULT]
+    var="$1"
     eval "value=\${$var:-} file=\${${var}_FILE:-}"
     if [ -n "$value" ] && [ -n "$file" ]; then
         echo "docker-entrypoint.sh: set $var or ${var}_FILE, not both" >&2
         exit 1
     fi
     [ -n "$file" ] && value="$(cat "$file")"
-    eval "$var=\${value:-\$default}"
-    export "$var"
+    [ -n "$value" ] || value="${2:-}"
+    eval "$var=\$value"
+    export "${var?}"
 }
 
 if [ ! -s "$pgdata/PG_VERSION" ]; then
@@ -58,7 +59,10 @@ if [ ! -s "$pgdata/PG_VERSION" ]; then
         case "$script" in
             *.sql) psql --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" \
                 --set ON_ERROR_STOP=1 --quiet --file="$script" ;;
-            *.sh) . "$script" ;;
+            *.sh)
+                # shellcheck source=/dev/null
+                . "$script"
+                ;;
         esac
     done
     pg_ctl --pgdata="$pgdata" --mode=fast --wait --silent stop
