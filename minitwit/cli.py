@@ -40,6 +40,7 @@ from minitwit.settings import (
 
 T = TypeVar("T")
 SCENARIO = "minitwit_scenario.csv"  # the course's name for it
+WORKER_PING_TIMEOUT_SECONDS = 60
 
 
 class CommandError(Exception):
@@ -347,6 +348,12 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             timeout_graceful_shutdown=args.graceful_timeout,
+            # uvicorn's supervisor kills a worker that has not answered its ping within this
+            # many seconds. At its default, 5, a node busy starting replicas (a scale from 3 to
+            # 10 on two cores) starved the workers of CPU long enough to be killed, all at
+            # once, and each restart loaded the node further. A hung worker still goes, and a
+            # hung task fails its container healthcheck.
+            timeout_worker_healthcheck=WORKER_PING_TIMEOUT_SECONDS,
             access_log=False,
             log_config=None,
             proxy_headers=True,

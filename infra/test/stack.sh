@@ -27,9 +27,15 @@ phases="$report_dir/phases.tsv"
 
 log() { printf '%s stack-test: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
-runbook() { "$PYTHON" infra/test/runbook.py "$1"; }
+runbook() { "$PYTHON" "$repo_root/infra/test/runbook.py" "$1"; }
 # Run a named command block of infra/README.md exactly as written.
-run_block() { log "runbook block '$1'"; bash -euo pipefail -c "$(runbook "$1")"; }
+run_block() {
+    local block
+    block="$(runbook "$1" || true)"
+    [ -n "$block" ] || die "infra/README.md has no runbook block '$1'"
+    log "runbook block '$1'"
+    bash -euo pipefail -c "$block"
+}
 phase() { printf '%s\t%s\n' "$1" "$(date +%s.%N)" >> "$phases"; log "phase: $1"; }
 
 [ -r "$scenario" ] || die "no scenario at $scenario (MINITWIT_SCENARIO)"
@@ -70,7 +76,8 @@ cleanup() {
         docker service ls > "$report_dir/services.txt" 2>&1 || true
         docker stack ps minitwit --no-trunc > "$report_dir/tasks.txt" 2>&1 || true
         for service in web proxy db migrate backup; do
-            docker service logs --raw --timestamps "minitwit_$service" \
+            # `docker service logs` can hang on a service of many tasks: bounded.
+            timeout 60 docker service logs --raw --timestamps "minitwit_$service" \
                 > "$report_dir/$service.log" 2>&1 || true
         done
     fi
