@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import select
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -36,11 +35,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
-from sqlalchemy.sql import ClauseElement, Executable
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql import Executable
 from sqlmodel import Session
 
+from minitwit.db import internals
 from minitwit.db.changes import Change
+from minitwit.db.internals import driver_args, fetch_raw
 from minitwit.settings import Settings
 
 T = TypeVar("T")
@@ -82,7 +82,7 @@ def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
         },
     )
     event.listen(engine, "checkout", _replace_if_closed_by_server)
-    _skip_commit_and_rollback_in_autocommit(engine.dialect)
+    internals.skip_commit_and_rollback_in_autocommit(engine.dialect)
     return engine
 
 
@@ -95,24 +95,6 @@ def session_options(settings: Settings) -> str:
             ("idle_in_transaction_session_timeout", settings.db_idle_in_transaction_timeout),
         )
     )
-
-
-def _skip_commit_and_rollback_in_autocommit(dialect: Dialect) -> None:
-    """SQLAlchemy calls the driver's commit and rollback after autocommit work too. psycopg2
-    sends nothing then, but each call releases and retakes the GIL, which costs the event
-    loop's thread a wait under load; so they are not made at all in autocommit."""
-    commit, rollback = dialect.do_commit, dialect.do_rollback
-
-    def do_commit(dbapi_connection: Any) -> None:
-        if not dbapi_connection.autocommit:
-            commit(dbapi_connection)
-
-    def do_rollback(dbapi_connection: Any) -> None:
-        if not dbapi_connection.autocommit:
-            rollback(dbapi_connection)
-
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -154,29 +136,6 @@ class DatabaseObserver(Protocol):
 
     def committed(self, events: list[str]) -> None:
         """A unit of work committed, and with it these domain events (``Tx.record``)."""
-
-
-class Rows(list[tuple[Any, ...]]):
-    """Rows as the driver gave them, with the few ``Result`` methods callers use."""
-
-    def all(self) -> Rows:
-        return self
-
-    def first(self) -> tuple[Any, ...] | None:
-        return self[0] if self else None
-
-    def one(self) -> tuple[Any, ...]:
-        if not self:
-            raise sa_exc.NoResultFound("no row where one was expected")
-        if len(self) > 1:
-            raise sa_exc.MultipleResultsFound("several rows where one was expected")
-        return self[0]
-
-    def scalar(self) -> Any:
-        return self[0][0] if self else None
-
-    def scalar_one(self) -> Any:
-        return self.one()[0]
 
 
 class Result(Protocol):
@@ -254,47 +213,19 @@ class Tx:
         return result
 
     def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Any:
-        """``execute`` for a constant statement (compiled once, see ``compiled_for``): the
+        """``execute`` for a constant statement (compiled once, ``internals.compiled_for``): the
         compiled SQL goes straight to the driver, with no cache key built per call. On
         PostgreSQL (autocommit, nothing for SQLAlchemy to track) it goes to the driver's own
         cursor, and its rows come back as plain tuples (``Rows``)."""
         began = time.perf_counter()
-        sql, values = self._driver_args(statement, params)
+        sql, values = driver_args(statement, params, self.dialect)
         if self.batched:
-            result: Any = self._fetch_raw(sql, values)
+            result: Any = fetch_raw(self, sql, values)
         else:
             result = self.connection.exec_driver_sql(sql, values)
         if self.observer is not None:
             self.observer.queried("read", time.perf_counter() - began)
         return result
-
-    def _fetch_raw(self, sql: str | bytes, values: Any) -> Rows:
-        connection: Any = self.pooled
-        cursor = connection.cursor()
-        # Listeners of before_cursor_execute (statement counters, tracing) see these
-        # statements as they see SQLAlchemy's own.
-        for listener in self.bind.dispatch.before_cursor_execute:
-            sql, values = listener(self.connection, cursor, _text(sql), values, None, False)
-        try:
-            cursor.execute(sql, values)
-            return Rows(cursor.fetchall() if cursor.description else ())
-        except self.dialect.loaded_dbapi.Error as error:
-            # What SQLAlchemy does for its own executions: a dead connection is invalidated
-            # (and, with it, the pool's older ones), and the error is SQLAlchemy's.
-            disconnect = self.dialect.is_disconnect(error, connection, cursor)
-            if disconnect:
-                self.connection.invalidate(error)
-            raise sa_exc.DBAPIError.instance(
-                _text(sql),
-                values,
-                error,
-                self.dialect.loaded_dbapi.Error,
-                connection_invalidated=disconnect,
-                dialect=self.dialect,
-            ) from error
-        finally:
-            if not cursor.closed:
-                cursor.close()
 
     def also(self, *steps: Step) -> None:
         self.pending.extend(steps)
@@ -319,24 +250,12 @@ class Tx:
             return self.connection.execute(statement, params)
         if len(steps) == 1:
             statement, params = steps[0]
-            return self._fetch_raw(*self._driver_args(statement, params))
-        return self._fetch_raw(self._one_query(steps), None)
+            return fetch_raw(self, *driver_args(statement, params, self.dialect))
+        return fetch_raw(self, self._one_query(steps), None)
 
     def finish(self) -> None:
         if self.pending:
             self.write()
-
-    def _driver_args(self, statement: Executable, params: Mapping[str, Any]) -> tuple[str, Any]:
-        compiled: Any = compiled_for(statement, self.dialect)
-        values: Any = compiled.construct_params(params)
-        # What SQLAlchemy's own execution does with each value on its way in (the types'
-        # checks and conversions: psycopg2's booleans are checked to be booleans).
-        for name, process in compiled._bind_processors.items():
-            if name in values:
-                values[name] = process(values[name])
-        if compiled.positiontup is not None:
-            values = tuple(values[name] for name in compiled.positiontup)
-        return compiled.string, values
 
     def _one_query(self, steps: Sequence[Step]) -> bytes:
         # psycopg2 interpolates parameters on the client (mogrify) for every execute; doing it
@@ -344,30 +263,11 @@ class Tx:
         # The bytes go to the driver as mogrify made them, in the connection's own encoding.
         cursor = self.pooled.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            return b";\n".join([cursor.mogrify(*self._driver_args(*step)) for step in steps])
+            return b";\n".join(
+                [cursor.mogrify(*driver_args(*step, self.dialect)) for step in steps]
+            )
         finally:
             cursor.close()
-
-
-def _text(sql: str | bytes) -> str:
-    return sql.decode() if isinstance(sql, bytes) else sql
-
-
-_compiled: dict[tuple[int, str], tuple[ClauseElement, Compiled]] = {}
-_compiled_lock = threading.Lock()
-
-
-def compiled_for(statement: Executable, dialect: Dialect) -> Compiled:
-    """``statement`` compiled for ``dialect``, once: for module-level constant statements."""
-    if not isinstance(statement, ClauseElement):
-        raise TypeError(f"not a compilable statement: {statement!r}")
-    key = (id(statement), dialect.name)
-    entry = _compiled.get(key)
-    if entry is None or entry[0] is not statement:
-        with _compiled_lock:
-            entry = (statement, statement.compile(dialect=dialect))
-            _compiled[key] = entry
-    return entry[1]
 
 
 def _checkout(bind: Engine) -> PoolProxiedConnection:
@@ -376,14 +276,8 @@ def _checkout(bind: Engine) -> PoolProxiedConnection:
     try:
         return bind.raw_connection()
     except dialect.loaded_dbapi.Error as error:
-        raise sa_exc.DBAPIError.instance(
-            None,
-            None,
-            error,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=dialect.is_disconnect(error, None, None),
-            dialect=dialect,
-        ) from error
+        disconnect = dialect.is_disconnect(error, None, None)
+        raise internals.sqlalchemy_error(error, dialect, None, None, disconnect) from error
 
 
 class Database:
