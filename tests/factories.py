@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlmodel import Session
 
 from minitwit.db.database import Database
@@ -9,6 +12,20 @@ from minitwit.models import Message, User
 from minitwit.resolvers import accounts
 
 PASSWORD = "correct horse"
+
+
+@contextmanager
+def orm_session(db: Database, *, write: bool = False) -> Iterator[Session]:
+    """An ORM session in a real transaction that commits when the block ends normally: for
+    setting up and inspecting a test's data, never what the service itself uses."""
+    bind = db.transactional_engine if write or db.batched else db.engine
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def make_user(db: Database, username: str, *, moderator: bool = False) -> User:
@@ -25,7 +42,7 @@ def make_message(db: Database, author: User, text: str, pub_date: int) -> int:
     """A message at a chosen time (the resolver stamps the clock's, tests need control)."""
     if author.id is None:
         raise ValueError("author must be stored")
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         message = Message(author_id=author.id, text=text, pub_date=pub_date)
         session.add(message)
         session.flush()

@@ -25,7 +25,7 @@ from minitwit.resolvers import timelines
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
 from tests.conftest import LiveServer, PostgresDatabases, shared_file
-from tests.factories import make_message, make_user
+from tests.factories import make_message, make_user, orm_session
 from tests.servers import TEST_SECRET, free_port
 from tests.test_passwords import werkzeug_hash
 
@@ -210,7 +210,7 @@ def test_import_legacy_imports_once_and_legacy_passwords_sign_in(
         assert signed_in == {"login": {"username": "Roger Histand"}}
         home = client.data("{ homeTimeline(first: 3) { nodes { text } } }")
         assert len(home["homeTimeline"]["nodes"]) == 3
-        with live.db.session() as session:
+        with orm_session(live.db) as session:
             stored = session.connection().exec_driver_sql(
                 "SELECT pw_hash FROM users WHERE username = 'Roger Histand'"
             )
@@ -349,7 +349,7 @@ def test_import_legacy_lists_users_whose_hash_cannot_be_verified_and_sha1_users_
         assert client.data(login, u="old timer", p="hunter2 ☃") == {
             "login": {"username": "old timer"}
         }
-        with live.db.session() as session:
+        with orm_session(live.db) as session:
             stored = session.connection().exec_driver_sql(
                 "SELECT pw_hash FROM users WHERE username = 'old timer'"
             )

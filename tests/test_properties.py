@@ -39,6 +39,7 @@ from minitwit.rest_compat.parsing import (
     text_field,
 )
 from minitwit.settings import Settings
+from tests.factories import orm_session
 
 T = TypeVar("T")
 
@@ -221,7 +222,7 @@ def one_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
 
 
 def author(db: Database) -> User:
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         session.connection().exec_driver_sql("DELETE FROM messages")
         session.connection().exec_driver_sql("DELETE FROM followers")
         session.connection().exec_driver_sql("DELETE FROM users")
@@ -257,7 +258,7 @@ def test_paging_either_way_visits_every_message_once_newest_first(
     """Few distinct dates make many ties; flagged messages never show."""
     user = author(one_db)
     assert user.id is not None
-    with one_db.session(write=True) as session:
+    with orm_session(one_db, write=True) as session:
         rows = [
             Message(author_id=user.id, text=f"m{i}", pub_date=d, flagged=i in flagged)
             for i, d in enumerate(dates)
@@ -305,7 +306,7 @@ def test_follower_pages_either_way_visit_every_follower_once_in_order(
     one_db: Database, times: list[int], size: int
 ) -> None:
     star = author(one_db)
-    with one_db.session(write=True) as session:
+    with orm_session(one_db, write=True) as session:
         fans = [
             User(username=f"f{i}", email="f@x.dk", pw_hash="-", created_at=0)
             for i in range(len(times))

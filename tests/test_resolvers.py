@@ -13,7 +13,7 @@ from minitwit.db.database import Database
 from minitwit.models import SimulatorAction, User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
-from tests.factories import PASSWORD, make_message, make_user
+from tests.factories import PASSWORD, make_message, make_user, orm_session
 from tests.test_passwords import werkzeug_hash
 
 
@@ -115,7 +115,7 @@ def test_an_email_refused_for_one_reason_alone_names_the_email_field(
         "You have to enter a valid email address",
         "email",
     )
-    with db.read() as tx:
+    with db.transaction() as tx:
         assert accounts.user_by_name(tx, "ann") is None
 
 
@@ -148,7 +148,7 @@ def test_sign_in_errors_name_the_wrong_part(db: Database) -> None:
 
 
 def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Database) -> None:
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         session.add(
             User(
                 username="legacy",
@@ -169,7 +169,7 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
 @pytest.mark.parametrize("method", ["sha1", "md5", "plain", "pbkdf2:sha1:1000", "scrypt:16384:8:1"])
 def test_every_legacy_hash_form_signs_in_once_and_is_upgraded(db: Database, method: str) -> None:
     legacy_hash = werkzeug_hash("old pw ☃", method)
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         session.add(User(username="legacy", email="l@x.dk", pw_hash=legacy_hash, created_at=0))
     with pytest.raises(Invalid, match="Invalid password"):
         accounts.sign_in(db, username="legacy", password="old pw")

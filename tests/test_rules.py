@@ -22,7 +22,7 @@ from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
-from tests.factories import PASSWORD, make_message, make_user
+from tests.factories import PASSWORD, make_message, make_user, orm_session
 
 LOGIN = "mutation ($u: String!, $p: String!) { login(username: $u, password: $p) { username } }"
 
@@ -47,13 +47,13 @@ SIGNED_IN_MUTATIONS = {
 
 
 def follows(db: Database) -> set[tuple[int, int]]:
-    with db.session() as session:
+    with orm_session(db) as session:
         rows = session.connection().execute(select(col(Follower.who_id), col(Follower.whom_id)))
         return {(who, whom) for who, whom in rows}
 
 
 def flags(db: Database) -> list[bool]:
-    with db.session() as session:
+    with orm_session(db) as session:
         return list(session.exec(select(Message.flagged).order_by(col(Message.id))))
 
 
@@ -65,7 +65,7 @@ def test_every_mutation_signed_out_is_unauthenticated_and_changes_nothing(
     assert ann.id is not None
     assert bob.id is not None
     message = make_message(server.db, bob, "hello", 100)
-    with server.db.session(write=True) as session:
+    with orm_session(server.db, write=True) as session:
         session.add(Follower(who_id=ann.id, whom_id=bob.id, followed_at=1))
     before = (follows(server.db), flags(server.db))
     message, code = client.error(SIGNED_IN_MUTATIONS[name], id=global_id("Message", message))
@@ -104,14 +104,14 @@ def test_the_wrong_user_cannot_follow_themselves_or_sign_in_as_another(
     # unfollowing someone you do not follow is fine, and touches nobody else's follows
     ann_id = make_user_id(server.db, "ann")
     bob_id = make_user_id(server.db, "bob")
-    with server.db.session(write=True) as session:
+    with orm_session(server.db, write=True) as session:
         session.add(Follower(who_id=bob_id, whom_id=ann_id, followed_at=1))
     assert client.data('mutation { unfollow(username: "bob") { username } }')
     assert follows(server.db) == {(bob_id, ann_id)}
 
 
 def make_user_id(db: Database, name: str) -> int:
-    with db.session() as session:
+    with orm_session(db) as session:
         user = session.exec(select(User).where(User.username == name)).one()
         assert user.id is not None
         return user.id
@@ -325,7 +325,7 @@ def test_ties_are_broken_by_id_newest_first_and_paging_crosses_them(
     ann, bob = make_user(server.db, "ann", moderator=True), make_user(server.db, "bob")
     assert ann.id is not None
     assert bob.id is not None
-    with server.db.session(write=True) as session:
+    with orm_session(server.db, write=True) as session:
         session.add(Follower(who_id=ann.id, whom_id=bob.id, followed_at=1))
     add_messages(server.db, TIED)
     client.data(LOGIN, u="ann", p=PASSWORD)
@@ -504,7 +504,7 @@ def test_legacy_import_reports_every_row_and_imports_nothing_twice(
         "  user 2: 'bob' (hash form 'pbkdf2:sha256:1')"
     )
     # made-up hashes ('pbkdf2:sha256:1$s$h': no real digest) are listed, not refused
-    with db.session() as session:
+    with orm_session(db) as session:
         ann = accounts_user(session, "ann")
         assert ann.pw_hash == "pbkdf2:sha256:1$s$h", "legacy hashes are kept for sign-in"
         flagged_at = dict(session.exec(select(Message.text, Message.flagged_at)).all())
@@ -556,20 +556,20 @@ def test_flagging_records_who_and_when_and_unflagging_clears_both(db: Database) 
     with db.transaction(write=True, atomic=True) as tx:
         view = messages.set_flagged(tx, message_id=message_id, flagged=True, moderator=mod)
     assert (view.id, view.flagged, view.text) == (message_id, True, "rude")
-    with db.session() as session:
+    with orm_session(db) as session:
         row = session.get(Message, message_id)
         assert row is not None
         assert row.flagged_by == mod.id
         assert row.flagged_at is not None
     with db.transaction(write=True, atomic=True) as tx:
         messages.set_flagged(tx, message_id=message_id, flagged=False, moderator=mod)
-    with db.session() as session:
+    with orm_session(db) as session:
         row = session.get(Message, message_id)
         assert row is not None
         assert (row.flagged, row.flagged_by, row.flagged_at) == (False, None, None)
     with db.transaction(write=True, atomic=True) as tx:  # the operator, from the command line
         messages.set_flagged(tx, message_id=message_id, flagged=True, moderator=None)
-    with db.session() as session:
+    with orm_session(db) as session:
         row = session.get(Message, message_id)
         assert row is not None
         assert (row.flagged, row.flagged_by) == (True, None)
@@ -610,7 +610,7 @@ def test_a_legacy_hash_is_reported_by_its_method_alone(pw_hash: str, form: str) 
 def test_following_and_followers_page_both_ways_in_the_order_followed(db: Database) -> None:
     ann, bob, cid, dan = (make_user(db, name) for name in ("ann", "bob", "cid", "dan"))
     assert ann.id is not None
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         for at, other in enumerate((bob, cid, dan), start=1):
             assert other.id is not None
             session.add(Follower(who_id=ann.id, whom_id=other.id, followed_at=at))

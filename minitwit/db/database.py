@@ -36,7 +36,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql import Executable
-from sqlmodel import Session
 
 from minitwit.db import internals
 from minitwit.db.changes import Change
@@ -296,7 +295,7 @@ class Database:
         self.engine = engine or make_engine(settings, request_timeouts=request_timeouts)
         self.batched = self.engine.dialect.name == "postgresql"
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
-        # For the ORM session and the command line: real transactions on PostgreSQL too.
+        # For the command line (``atomic``): real transactions on PostgreSQL too.
         self.transactional_engine = (
             self.engine.execution_options(isolation_level="READ COMMITTED")
             if self.batched
@@ -326,19 +325,6 @@ class Database:
             self.observer.committed(tx.events)
         if tx.changes and self.announced is not None:
             self.announced(tx.changes)
-
-    @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
-        """An ORM session in a real transaction that commits when the block ends normally;
-        for the command line and tests, not for the request path."""
-        bind = self.transactional_engine if write or self.batched else self.engine
-        with Session(bind, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
 
     def read(self) -> AbstractContextManager[Tx]:
         return self.transaction()
