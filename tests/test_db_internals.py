@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy
 from sqlalchemy import bindparam, event, select
 from sqlmodel import col
 
 from minitwit.db.database import Database
 from minitwit.db.internals import SQLALCHEMY_VERSION, compiled_for, driver_args
-from minitwit.models import Message
+from minitwit.db.statements import constant
+from minitwit.models import Message, User
 
-_FLAGGED_SINCE = select(col(Message.id)).where(
-    col(Message.flagged) == bindparam("flagged"), col(Message.pub_date) >= bindparam("since")
+_FLAGGED_SINCE = constant(
+    select(col(Message.id)).where(
+        col(Message.flagged) == bindparam("flagged"), col(Message.pub_date) >= bindparam("since")
+    )
 )
 
 
@@ -40,8 +44,16 @@ def test_the_driver_gets_what_sqlalchemy_itself_would_send(db: Database) -> None
     event.listen(db.engine, "before_cursor_execute", hear)
     try:
         with db.engine.connect() as connection:
-            connection.execute(_FLAGGED_SINCE, params).all()
+            connection.execute(_FLAGGED_SINCE.statement, params).all()
     finally:
         event.remove(db.engine, "before_cursor_execute", hear)
     # booleans go through the type's bind processor (1 on SQLite, True on PostgreSQL)
     assert driver_args(_FLAGGED_SINCE, params, db.engine.dialect) == sent[-1]
+
+
+def test_a_statement_that_renders_per_call_is_no_constant(db: Database) -> None:
+    by_ids = select(col(User.id)).where(col(User.id).in_(bindparam("ids", expanding=True)))
+    with pytest.raises(TypeError, match="renders per call"):
+        compiled_for(constant(by_ids), db.engine.dialect)
+    with db.transaction() as tx:  # as it is, it runs as SQLAlchemy's own
+        assert tx.execute(by_ids, {"ids": [1, 2]}).all() == []

@@ -40,6 +40,7 @@ from sqlalchemy.sql import Executable
 from minitwit.db import internals
 from minitwit.db.changes import Change
 from minitwit.db.internals import driver_args, fetch_raw
+from minitwit.db.statements import Constant
 from minitwit.settings import Settings
 
 T = TypeVar("T")
@@ -48,8 +49,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "minitwit_write"
 
 # A statement and its parameters, for ``Tx.write``. Statements that are written often are
-# module-level constants with ``bindparam`` placeholders, compiled once per dialect.
-Step = tuple[Executable, Mapping[str, Any]]
+# module-level constants (``statements.constant``), compiled once per dialect.
+Step = tuple[Constant | Executable, Mapping[str, Any]]
 
 
 def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
@@ -124,6 +125,15 @@ def _replace_if_closed_by_server(
         raise sa_exc.DisconnectionError("the server closed this pooled connection")
 
 
+_NO_PARAMS: Mapping[str, Any] = {}
+
+
+def _plain(statement: Constant | Executable) -> Executable:
+    """What SQLAlchemy executes for ``statement`` (SQLite's writes: one transaction, its own
+    compiled cache)."""
+    return statement.statement if isinstance(statement, Constant) else statement
+
+
 class DatabaseObserver(Protocol):
     """What the metrics hear of the database."""
 
@@ -179,7 +189,7 @@ class Tx:
     @property
     def connection(self) -> Connection:
         """SQLAlchemy's connection over the pooled one, made when first needed: a read of a
-        constant statement on PostgreSQL (``fetch``) goes to the driver and needs none."""
+        constant on PostgreSQL (``execute``) goes to the driver and needs none."""
         if self._connection is None:
             self._connection = Connection(self.bind, connection=self.pooled)
         return self._connection
@@ -204,24 +214,22 @@ class Tx:
     def announce(self, change: Change) -> None:
         self.changes.append(change)
 
-    def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
+    def execute(
+        self, statement: Constant | Executable, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Run ``statement``. A constant's compiled SQL goes straight to the driver, with no
+        cache key built per call; on PostgreSQL (autocommit, nothing for SQLAlchemy to track)
+        to the driver's own cursor, and its rows come back as plain tuples (``Rows``). Any
+        other statement runs as SQLAlchemy's own."""
         began = time.perf_counter()
-        result = self.connection.execute(statement, params)
-        if self.observer is not None:
-            self.observer.queried("read", time.perf_counter() - began)
-        return result
-
-    def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Any:
-        """``execute`` for a constant statement (compiled once, ``internals.compiled_for``): the
-        compiled SQL goes straight to the driver, with no cache key built per call. On
-        PostgreSQL (autocommit, nothing for SQLAlchemy to track) it goes to the driver's own
-        cursor, and its rows come back as plain tuples (``Rows``)."""
-        began = time.perf_counter()
-        sql, values = driver_args(statement, params, self.dialect)
-        if self.batched:
-            result: Any = fetch_raw(self, sql, values)
+        if type(statement) is Constant:
+            sql, values = driver_args(statement, params or _NO_PARAMS, self.dialect)
+            if self.batched:
+                result: Any = fetch_raw(self, sql, values)
+            else:
+                result = self.connection.exec_driver_sql(sql, values)
         else:
-            result = self.connection.exec_driver_sql(sql, values)
+            result = self.connection.execute(statement, params)  # type: ignore[arg-type]
         if self.observer is not None:
             self.observer.queried("read", time.perf_counter() - began)
         return result
@@ -244,9 +252,9 @@ class Tx:
         self.wrote = True
         if not self.batched:
             for statement, params in steps[:-1]:
-                self.connection.execute(statement, params)
+                self.connection.execute(_plain(statement), params)
             statement, params = steps[-1]
-            return self.connection.execute(statement, params)
+            return self.connection.execute(_plain(statement), params)
         if len(steps) == 1:
             statement, params = steps[0]
             return fetch_raw(self, *driver_args(statement, params, self.dialect))

@@ -15,7 +15,6 @@ tests/test_db_internals.py fails on any other, so an upgrade re-reads this modul
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -25,6 +24,8 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import Compiled
+
+from minitwit.db.statements import Constant
 
 SQLALCHEMY_VERSION = "2.1.9"
 
@@ -63,28 +64,29 @@ class OnDriver(Protocol):
     def connection(self) -> Connection: ...
 
 
-_compiled: dict[tuple[int, str], tuple[ClauseElement, Compiled]] = {}
-_compiled_lock = threading.Lock()
-
-
-def compiled_for(statement: Executable, dialect: Dialect) -> Compiled:
-    """``statement`` compiled for ``dialect``, once: for module-level constant statements."""
-    if not isinstance(statement, ClauseElement):
-        raise TypeError(f"not a compilable statement: {statement!r}")
-    key = (id(statement), dialect.name)
-    entry = _compiled.get(key)
-    if entry is None or entry[0] is not statement:
-        with _compiled_lock:
-            entry = (statement, statement.compile(dialect=dialect))
-            _compiled[key] = entry
-    return entry[1]
+def compiled_for(constant: Constant, dialect: Dialect) -> Compiled:
+    """``constant`` compiled for ``dialect``, once. A statement that renders per call (an
+    expanding parameter) cannot be one."""
+    compiled = constant.compiled.get(dialect.name)
+    if compiled is None:
+        statement: Any = constant.statement
+        compiled = statement.compile(dialect=dialect)
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise TypeError(f"renders per call, so not a constant: {constant.statement}")
+        constant.compiled[dialect.name] = compiled  # a race compiles twice, harmlessly
+    return compiled
 
 
 def driver_args(
-    statement: Executable, params: Mapping[str, Any], dialect: Dialect
+    statement: Constant | Executable, params: Mapping[str, Any], dialect: Dialect
 ) -> tuple[str, Any]:
-    """The SQL and the values the driver gets for ``statement`` with ``params``."""
-    compiled: Any = compiled_for(statement, dialect)
+    """The SQL and the values the driver gets for ``statement`` with ``params``; a statement
+    that is no constant is compiled for this call alone."""
+    compiled: Any = (
+        compiled_for(statement, dialect)
+        if type(statement) is Constant
+        else _compiled_once(statement, dialect)
+    )
     values: Any = compiled.construct_params(params)
     # What SQLAlchemy's own execution does with each value on its way in (the types'
     # checks and conversions: psycopg2's booleans are checked to be booleans).
@@ -94,6 +96,12 @@ def driver_args(
     if compiled.positiontup is not None:
         values = tuple(values[name] for name in compiled.positiontup)
     return compiled.string, values
+
+
+def _compiled_once(statement: Any, dialect: Dialect) -> Compiled:
+    if not isinstance(statement, ClauseElement):
+        raise TypeError(f"not a compilable statement: {statement!r}")
+    return statement.compile(dialect=dialect)
 
 
 def fetch_raw(tx: OnDriver, sql: str | bytes, values: Any) -> Rows:
