@@ -33,7 +33,7 @@ def make_user(db: Database, username: str, *, moderator: bool = False) -> User:
         db, username=username, email=f"{username}@example.org", password=PASSWORD
     )
     if moderator:
-        with db.transaction(write=True) as tx:
+        with db.unit(write=True) as tx:
             user = accounts.set_moderator(tx, username=username)
     return user
 

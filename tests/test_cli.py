@@ -158,14 +158,14 @@ def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
     node_id = global_id("Message", message_id)
     flagged = minitwit("flag", node_id, env=env)
     assert flagged.stdout.strip() == f"message {node_id} ({message_id}) by Ann Smith is flagged"
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert timelines.public_timeline(tx, limit=10).items == []
     assert minitwit("unflag", node_id, env=env).returncode == 0
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert len(timelines.public_timeline(tx, limit=10).items) == 1
     # the bare number of old still works (deprecated)
     assert minitwit("flag", str(message_id), env=env).returncode == 0
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert timelines.public_timeline(tx, limit=10).items == []
 
     for args, error in [

@@ -55,5 +55,5 @@ def test_a_statement_that_renders_per_call_is_no_constant(db: Database) -> None:
     by_ids = select(col(User.id)).where(col(User.id).in_(bindparam("ids", expanding=True)))
     with pytest.raises(TypeError, match="renders per call"):
         compiled_for(constant(by_ids), db.engine.dialect)
-    with db.transaction() as tx:  # as it is, it runs as SQLAlchemy's own
+    with db.unit() as tx:  # as it is, it runs as SQLAlchemy's own
         assert tx.execute(by_ids, {"ids": [1, 2]}).all() == []

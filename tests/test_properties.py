@@ -236,9 +236,9 @@ def author(db: Database) -> User:
 @given(text=st.text(min_size=1, max_size=300).filter(lambda t: t.strip() and is_storable(t)))
 def test_posted_text_comes_back_exactly(one_db: Database, text: str) -> None:
     user = author(one_db)
-    with one_db.transaction(write=True, atomic=True) as tx:
+    with one_db.unit(write=True, atomic=True) as tx:
         posted = messages.post_message(tx, author=user, text=text)
-    with one_db.transaction() as tx:
+    with one_db.unit() as tx:
         page = timelines.public_timeline(tx, limit=5)
     assert [m.text for m in page.items] == [text]
     assert page.items[0].id == posted.id
@@ -272,7 +272,7 @@ def test_paging_either_way_visits_every_message_once_newest_first(
         ]
     forward: list[int] = []
     backward: list[int] = []
-    with one_db.transaction() as tx:
+    with one_db.unit() as tx:
         after = None
         while True:
             page = timelines.public_timeline(tx, limit=size, after=after)
@@ -325,7 +325,7 @@ def test_follower_pages_either_way_visit_every_follower_once_in_order(
     assert star.id is not None
     forward: list[int | None] = []
     backward: list[int | None] = []
-    with one_db.transaction() as tx:
+    with one_db.unit() as tx:
         after = None
         while True:
             page = social.followers_page(tx, user_id=star.id, limit=size, after=after)

@@ -315,11 +315,13 @@ class Database:
         self.announced: Callable[[list[Change]], None] | None = None
 
     @contextmanager
-    def transaction(self, *, write: bool = False, atomic: bool = False) -> Iterator[Tx]:
-        """A unit of work on one pooled connection; what it wrote is committed at its end.
-
-        Each ``Tx.write`` is all or nothing; ``atomic`` makes the whole unit one transaction
-        on PostgreSQL too (for the command line; it costs a BEGIN and a COMMIT)."""
+    def unit(self, *, write: bool = False, atomic: bool = False) -> Iterator[Tx]:
+        """A unit of work on one pooled connection. Its reads (``Tx.execute``) and its writes
+        (``Tx.write``, with what ``Tx.also`` added to them) run in order; each write is all or
+        nothing, on both backends. It is not one transaction on PostgreSQL, which runs in
+        autocommit (a read costs no BEGIN and COMMIT): ``atomic`` makes the whole unit one
+        (for the command line; it costs a BEGIN and a COMMIT). On SQLite it always is one.
+        What it wrote is committed at its end, its events recorded and its changes announced."""
         bind = self.transactional_engine if atomic else self.write_engine if write else self.engine
         tx = Tx(bind, _checkout(bind), batched=self.batched and not atomic, observer=self.observer)
         try:
@@ -335,22 +337,22 @@ class Database:
             self.announced(tx.changes)
 
     def read(self) -> AbstractContextManager[Tx]:
-        return self.transaction()
+        return self.unit()
 
     def write(self) -> AbstractContextManager[Tx]:
-        return self.transaction(write=True)
+        return self.unit(write=True)
 
     def work(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:
         """``func(tx, *args)`` in one unit of work. A unit that wrote nothing is tried once
         more when its connection turned out to be dead: reads have no effects to repeat."""
         tx: Tx | None = None
         try:
-            with self.transaction(write=write) as tx:
+            with self.unit(write=write) as tx:
                 return func(tx, *args)
         except sa_exc.DBAPIError as error:
             if not error.connection_invalidated or tx is None or tx.wrote:
                 raise
-        with self.transaction(write=write) as tx:
+        with self.unit(write=write) as tx:
             return func(tx, *args)
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
