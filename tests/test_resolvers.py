@@ -13,7 +13,7 @@ from minitwit.db.database import Database
 from minitwit.models import SimulatorAction, User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
-from tests.factories import PASSWORD, make_message, make_user, orm_session
+from tests.factories import PASSWORD, Units, make_message, make_user, orm_session
 from tests.test_passwords import werkzeug_hash
 
 
@@ -94,7 +94,9 @@ def test_registration_errors_come_in_the_original_order(
     field: str,
 ) -> None:
     with pytest.raises(Invalid) as raised:
-        accounts.sign_up(db, username=username, email=email, password=password, password2=password2)
+        accounts.sign_up(
+            Units(db), username=username, email=email, password=password, password2=password2
+        )
     assert (raised.value.message, raised.value.field) == (error, field)
 
 
@@ -110,7 +112,7 @@ def test_an_email_refused_for_one_reason_alone_names_the_email_field(
     db: Database, email: str
 ) -> None:
     with pytest.raises(Invalid) as raised:
-        accounts.sign_up(db, username="ann", email=email, password="pw")
+        accounts.sign_up(Units(db), username="ann", email=email, password="pw")
     assert (raised.value.message, raised.value.field) == (
         "You have to enter a valid email address",
         "email",
@@ -122,29 +124,29 @@ def test_an_email_refused_for_one_reason_alone_names_the_email_field(
 def test_an_email_of_the_longest_storable_length_is_accepted(db: Database) -> None:
     email = "a" * 249 + "@x.dk"
     assert len(email) == 254
-    user = accounts.sign_up(db, username="ann", email=email, password="pw")
+    user = accounts.sign_up(Units(db), username="ann", email=email, password="pw")
     assert user.email == email
 
 
 def test_a_taken_username_is_a_conflict(db: Database) -> None:
     make_user(db, "Roger Histand")
     with pytest.raises(Conflict) as raised:
-        accounts.sign_up(db, username="Roger Histand", email="r@x.dk", password="pw")
+        accounts.sign_up(Units(db), username="Roger Histand", email="r@x.dk", password="pw")
     assert raised.value.message == "The username is already taken"
 
 
 def test_usernames_with_spaces_and_non_ascii_characters_register_and_sign_in(db: Database) -> None:
     make_user(db, "Søren Kierkegård")
-    user = accounts.sign_in(db, username="Søren Kierkegård", password=PASSWORD)
+    user = accounts.sign_in(Units(db), username="Søren Kierkegård", password=PASSWORD)
     assert user.username == "Søren Kierkegård"
 
 
 def test_sign_in_errors_name_the_wrong_part(db: Database) -> None:
     make_user(db, "ann")
     with pytest.raises(Invalid, match="Invalid username"):
-        accounts.sign_in(db, username="nobody", password=PASSWORD)
+        accounts.sign_in(Units(db), username="nobody", password=PASSWORD)
     with pytest.raises(Invalid, match="Invalid password"):
-        accounts.sign_in(db, username="ann", password="wrong")
+        accounts.sign_in(Units(db), username="ann", password="wrong")
 
 
 def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Database) -> None:
@@ -157,13 +159,13 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
                 created_at=0,
             )
         )
-    signed_in = accounts.sign_in(db, username="legacy", password="old pw")
+    signed_in = accounts.sign_in(Units(db), username="legacy", password="old pw")
     with db.unit() as tx:
         user = accounts.user_by_name(tx, "legacy")
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
     assert signed_in.pw_hash == user.pw_hash, "the user returned carries the new hash"
-    assert accounts.sign_in(db, username="legacy", password="old pw").id == user.id
+    assert accounts.sign_in(Units(db), username="legacy", password="old pw").id == user.id
 
 
 @pytest.mark.parametrize("method", ["sha1", "md5", "plain", "pbkdf2:sha1:1000", "scrypt:16384:8:1"])
@@ -172,15 +174,15 @@ def test_every_legacy_hash_form_signs_in_once_and_is_upgraded(db: Database, meth
     with orm_session(db, write=True) as session:
         session.add(User(username="legacy", email="l@x.dk", pw_hash=legacy_hash, created_at=0))
     with pytest.raises(Invalid, match="Invalid password"):
-        accounts.sign_in(db, username="legacy", password="old pw")
-    accounts.sign_in(db, username="legacy", password="old pw ☃")
+        accounts.sign_in(Units(db), username="legacy", password="old pw")
+    accounts.sign_in(Units(db), username="legacy", password="old pw ☃")
     with db.unit() as tx:
         user = accounts.user_by_name(tx, "legacy")
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
-    assert accounts.sign_in(db, username="legacy", password="old pw ☃").id == user.id
+    assert accounts.sign_in(Units(db), username="legacy", password="old pw ☃").id == user.id
     with pytest.raises(Invalid, match="Invalid password"):
-        accounts.sign_in(db, username="legacy", password="old pw")
+        accounts.sign_in(Units(db), username="legacy", password="old pw")
 
 
 def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -> None:
@@ -566,10 +568,10 @@ def test_following_by_names_names_the_unknown_one(
 
 def test_the_longest_password_accepted_signs_in_and_a_longer_one_never(db: Database) -> None:
     longest = "p" * accounts.PASSWORD_MAX_LENGTH
-    accounts.sign_up(db, username="ann", email="ann@x.dk", password=longest)
-    assert accounts.sign_in(db, username="ann", password=longest).username == "ann"
+    accounts.sign_up(Units(db), username="ann", email="ann@x.dk", password=longest)
+    assert accounts.sign_in(Units(db), username="ann", password=longest).username == "ann"
     with pytest.raises(Invalid, match="Invalid password"):
-        accounts.sign_in(db, username="ann", password=longest + "p")
+        accounts.sign_in(Units(db), username="ann", password=longest + "p")
 
 
 def test_making_an_unknown_user_a_moderator_is_not_found_naming_them(db: Database) -> None:

@@ -22,7 +22,7 @@ from minitwit.resolvers.errors import Invalid, TooManyRequests
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.asgi import AppClient
 from tests.conftest import PostgresDatabases
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, Units, make_user
 from tests.servers import ServerProcess
 
 ORIGIN = "http://testserver"
@@ -306,10 +306,10 @@ def test_failed_sign_ins_count_against_the_whole_username(app: tuple[Settings, D
     attempt = throttle.Attempt("10.0.0.1", limits)
     for _ in range(2):
         with pytest.raises(Invalid):
-            accounts.sign_in(db, username=first, password="wrong", attempt=attempt)
+            accounts.sign_in(Units(db), username=first, password="wrong", attempt=attempt)
     with pytest.raises(TooManyRequests):
-        accounts.sign_in(db, username=first, password=PASSWORD, attempt=attempt)
-    assert accounts.sign_in(db, username=second, password=PASSWORD, attempt=attempt).id
+        accounts.sign_in(Units(db), username=first, password=PASSWORD, attempt=attempt)
+    assert accounts.sign_in(Units(db), username=second, password=PASSWORD, attempt=attempt).id
 
 
 def test_a_limit_of_one_attempt_refuses_the_second_until_its_window_ends(

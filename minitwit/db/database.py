@@ -26,7 +26,7 @@ import select
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -335,12 +335,6 @@ class Database:
             self.observer.committed(tx.events)
         if tx.changes and self.announced is not None:
             self.announced(tx.changes)
-
-    def read(self) -> AbstractContextManager[Tx]:
-        return self.unit()
-
-    def write(self) -> AbstractContextManager[Tx]:
-        return self.unit(write=True)
 
     def work(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:
         """``func(tx, *args)`` in one unit of work. A unit that wrote nothing is tried once
