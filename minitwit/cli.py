@@ -323,7 +323,7 @@ def _sqlite_file_to_create(settings: Settings) -> Path | None:
 def _in_session(func: Callable[[Tx], T]) -> T:
     settings = Settings.from_env()
     with _database_errors(settings), _database(settings) as database:
-        with database.transaction(write=True, atomic=True) as tx:
+        with database.unit(write=True, atomic=True) as tx:
             return func(tx)
 
 

@@ -55,7 +55,7 @@ def load_scenario(url: str) -> None:
     users: dict[str, User] = {}
     last = 0
     try:
-        with database.transaction(write=True, atomic=True) as tx:
+        with database.unit(write=True, atomic=True) as tx:
             with shared_file("minitwit_scenario.csv").open(encoding="utf-8") as scenario:
                 for line in scenario:
                     action = Action.parse(line)
@@ -161,7 +161,7 @@ def test_a_backup_restored_into_an_empty_database_matches_table_for_table(
     # The restored database is usable: identifiers continue after the restored rows.
     database = Database(Settings(database_url=target))
     try:
-        with database.transaction(write=True, atomic=True) as tx:
+        with database.unit(write=True, atomic=True) as tx:
             author = accounts.require_user(tx, "Roger Histand")
             posted = messages.post_message(tx, author=author, text="after the restore")
         assert posted.id > source.fingerprint["messages"][0]
@@ -178,7 +178,7 @@ def test_restore_refuses_a_database_that_holds_data_unless_forced(
     target = empty_database(source, request, tmp_path, migrated=True)
     database = Database(Settings(database_url=target))
     try:
-        with database.transaction(write=True, atomic=True) as tx:
+        with database.unit(write=True, atomic=True) as tx:
             accounts.create_user(tx, username="newcomer", email="n@example.org", pw_hash="x")
     finally:
         database.dispose()

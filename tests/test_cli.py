@@ -27,7 +27,7 @@ from minitwit.resolvers import timelines
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
 from tests.conftest import LiveServer, PostgresDatabases, shared_file
-from tests.factories import make_message, make_user
+from tests.factories import make_message, make_user, orm_session
 from tests.servers import TEST_SECRET, free_port
 from tests.test_passwords import werkzeug_hash
 
@@ -160,10 +160,10 @@ def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
     node_id = global_id("Message", message_id)
     flagged = minitwit("flag", node_id, env=env)
     assert flagged.stdout.strip() == f"message {node_id} ({message_id}) by Ann Smith is flagged"
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert timelines.public_timeline(tx, limit=10).items == []
     assert minitwit("unflag", node_id, env=env).returncode == 0
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert len(timelines.public_timeline(tx, limit=10).items) == 1
     # the bare number of old still works (deprecated), and says what to use instead
     bare = minitwit("flag", str(message_id), env=env)
@@ -171,7 +171,7 @@ def test_promote_flag_and_unflag(db: Database, database_url: str) -> None:
     warning = "warning: bare-number message ids are deprecated: use the message's global id"
     assert bare.stderr == f"{warning}, {node_id}\n"
     assert flagged.stderr == ""
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert timelines.public_timeline(tx, limit=10).items == []
 
     for args, error in [
@@ -216,7 +216,7 @@ def test_import_legacy_imports_once_and_legacy_passwords_sign_in(
         assert signed_in == {"login": {"username": "Roger Histand"}}
         home = client.data("{ homeTimeline(first: 3) { nodes { text } } }")
         assert len(home["homeTimeline"]["nodes"]) == 3
-        with live.db.session() as session:
+        with orm_session(live.db) as session:
             stored = session.connection().exec_driver_sql(
                 "SELECT pw_hash FROM users WHERE username = 'Roger Histand'"
             )
@@ -355,7 +355,7 @@ def test_import_legacy_lists_users_whose_hash_cannot_be_verified_and_sha1_users_
         assert client.data(login, u="old timer", p="hunter2 ☃") == {
             "login": {"username": "old timer"}
         }
-        with live.db.session() as session:
+        with orm_session(live.db) as session:
             stored = session.connection().exec_driver_sql(
                 "SELECT pw_hash FROM users WHERE username = 'old timer'"
             )

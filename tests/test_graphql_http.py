@@ -20,7 +20,7 @@ from sqlalchemy import event
 from minitwit.app import create_app
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
-from tests.factories import PASSWORD, make_message, make_user
+from tests.factories import PASSWORD, make_message, make_user, orm_session
 from tests.servers import TEST_SECRET, raw_exchange
 
 REGISTER = """
@@ -427,7 +427,7 @@ def test_an_expired_sign_in_signs_nobody_in(settings: Settings) -> None:
     with LiveServer(create_app(short)) as live, live.client() as client:
         make_user(live.db, "eve")
         client.data(LOGIN, u="eve", p=PASSWORD)
-        with live.db.session(write=True) as session:
+        with orm_session(live.db, write=True) as session:
             session.connection().exec_driver_sql("UPDATE sessions SET expires_at = 0")
         assert client.data("{ viewer { username } }") == {"viewer": None}
 
@@ -588,10 +588,10 @@ def test_signing_in_clears_away_every_expired_sign_in(server: LiveServer) -> Non
     make_user(server.db, "bob")
     with server.client() as eve, server.client() as bob:
         eve.data(LOGIN, u="eve", p=PASSWORD)
-        with server.db.session(write=True) as session:
+        with orm_session(server.db, write=True) as session:
             session.connection().exec_driver_sql("UPDATE sessions SET expires_at = 0")
         bob.data(LOGIN, u="bob", p=PASSWORD)
-    with server.db.session() as session:
+    with orm_session(server.db) as session:
         rows = session.connection().exec_driver_sql("SELECT count(*) FROM sessions").scalar()
     assert rows == 1, "only bob's live sign-in is left"
 

@@ -231,9 +231,9 @@ def test_a_message_flagged_before_its_delivery_is_never_delivered(db: Database) 
     """The announcement of a post can reach the hub after a moderator flagged the message:
     the hub reads the message when it delivers, and a flagged one is not delivered."""
     ann = make_user(db, "ann")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         view = messages.post_message(tx, author=ann, text="flagged at once")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         messages.set_flagged(tx, message_id=view.id, flagged=True, moderator=None)
     assert ann.id is not None
     hub = Hub(db)

@@ -41,7 +41,7 @@ def test_business_counters_count_what_committed(server: LiveServer, client: Grap
     client.data(REGISTER, u="ann")
     client.data(REGISTER, u="bob")
     assert client.error(REGISTER, u="bob")[1] == "CONFLICT"  # refused: not counted
-    with server.db.transaction(write=True) as tx:
+    with server.db.unit(write=True) as tx:
         accounts.set_moderator(tx, username="ann")
     assert client.error(LOGIN, u="ann", p="wrong")[1] == "BAD_USER_INPUT"
     client.data(LOGIN, u="ann", p="pw")

@@ -39,6 +39,7 @@ from minitwit.rest_compat.parsing import (
     text_field,
 )
 from minitwit.settings import Settings
+from tests.factories import orm_session
 
 T = TypeVar("T")
 
@@ -221,7 +222,7 @@ def one_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
 
 
 def author(db: Database) -> User:
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         session.connection().exec_driver_sql("DELETE FROM messages")
         session.connection().exec_driver_sql("DELETE FROM followers")
         session.connection().exec_driver_sql("DELETE FROM users")
@@ -235,9 +236,9 @@ def author(db: Database) -> User:
 @given(text=st.text(min_size=1, max_size=300).filter(lambda t: t.strip() and is_storable(t)))
 def test_posted_text_comes_back_exactly(one_db: Database, text: str) -> None:
     user = author(one_db)
-    with one_db.transaction(write=True, atomic=True) as tx:
+    with one_db.unit(write=True, atomic=True) as tx:
         posted = messages.post_message(tx, author=user, text=text)
-    with one_db.transaction() as tx:
+    with one_db.unit() as tx:
         page = timelines.public_timeline(tx, limit=5)
     assert [m.text for m in page.items] == [text]
     assert page.items[0].id == posted.id
@@ -257,7 +258,7 @@ def test_paging_either_way_visits_every_message_once_newest_first(
     """Few distinct dates make many ties; flagged messages never show."""
     user = author(one_db)
     assert user.id is not None
-    with one_db.session(write=True) as session:
+    with orm_session(one_db, write=True) as session:
         rows = [
             Message(author_id=user.id, text=f"m{i}", pub_date=d, flagged=i in flagged)
             for i, d in enumerate(dates)
@@ -271,7 +272,7 @@ def test_paging_either_way_visits_every_message_once_newest_first(
         ]
     forward: list[int] = []
     backward: list[int] = []
-    with one_db.transaction() as tx:
+    with one_db.unit() as tx:
         after = None
         while True:
             page = timelines.public_timeline(tx, limit=size, after=after)
@@ -305,7 +306,7 @@ def test_follower_pages_either_way_visit_every_follower_once_in_order(
     one_db: Database, times: list[int], size: int
 ) -> None:
     star = author(one_db)
-    with one_db.session(write=True) as session:
+    with orm_session(one_db, write=True) as session:
         fans = [
             User(username=f"f{i}", email="f@x.dk", pw_hash="-", created_at=0)
             for i in range(len(times))
@@ -324,7 +325,7 @@ def test_follower_pages_either_way_visit_every_follower_once_in_order(
     assert star.id is not None
     forward: list[int | None] = []
     backward: list[int | None] = []
-    with one_db.transaction() as tx:
+    with one_db.unit() as tx:
         after = None
         while True:
             page = social.followers_page(tx, user_id=star.id, limit=size, after=after)

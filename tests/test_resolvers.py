@@ -13,7 +13,7 @@ from minitwit.db.database import Database
 from minitwit.models import SimulatorAction, User
 from minitwit.resolvers import accounts, latest, messages, sign_ins, social, timelines
 from minitwit.resolvers.errors import Conflict, Forbidden, Invalid, NotFound
-from tests.factories import PASSWORD, make_message, make_user
+from tests.factories import PASSWORD, Units, make_message, make_user, orm_session
 from tests.test_passwords import werkzeug_hash
 
 
@@ -94,7 +94,9 @@ def test_registration_errors_come_in_the_original_order(
     field: str,
 ) -> None:
     with pytest.raises(Invalid) as raised:
-        accounts.sign_up(db, username=username, email=email, password=password, password2=password2)
+        accounts.sign_up(
+            Units(db), username=username, email=email, password=password, password2=password2
+        )
     assert (raised.value.message, raised.value.field) == (error, field)
 
 
@@ -110,45 +112,45 @@ def test_an_email_refused_for_one_reason_alone_names_the_email_field(
     db: Database, email: str
 ) -> None:
     with pytest.raises(Invalid) as raised:
-        accounts.sign_up(db, username="ann", email=email, password="pw")
+        accounts.sign_up(Units(db), username="ann", email=email, password="pw")
     assert (raised.value.message, raised.value.field) == (
         "You have to enter a valid email address",
         "email",
     )
-    with db.read() as tx:
+    with db.unit() as tx:
         assert accounts.user_by_name(tx, "ann") is None
 
 
 def test_an_email_of_the_longest_storable_length_is_accepted(db: Database) -> None:
     email = "a" * 249 + "@x.dk"
     assert len(email) == 254
-    user = accounts.sign_up(db, username="ann", email=email, password="pw")
+    user = accounts.sign_up(Units(db), username="ann", email=email, password="pw")
     assert user.email == email
 
 
 def test_a_taken_username_is_a_conflict(db: Database) -> None:
     make_user(db, "Roger Histand")
     with pytest.raises(Conflict) as raised:
-        accounts.sign_up(db, username="Roger Histand", email="r@x.dk", password="pw")
+        accounts.sign_up(Units(db), username="Roger Histand", email="r@x.dk", password="pw")
     assert raised.value.message == "The username is already taken"
 
 
 def test_usernames_with_spaces_and_non_ascii_characters_register_and_sign_in(db: Database) -> None:
     make_user(db, "Søren Kierkegård")
-    user = accounts.sign_in(db, username="Søren Kierkegård", password=PASSWORD)
+    user = accounts.sign_in(Units(db), username="Søren Kierkegård", password=PASSWORD)
     assert user.username == "Søren Kierkegård"
 
 
 def test_sign_in_errors_name_the_wrong_part(db: Database) -> None:
     make_user(db, "ann")
     with pytest.raises(Invalid, match="Invalid username"):
-        accounts.sign_in(db, username="nobody", password=PASSWORD)
+        accounts.sign_in(Units(db), username="nobody", password=PASSWORD)
     with pytest.raises(Invalid, match="Invalid password"):
-        accounts.sign_in(db, username="ann", password="wrong")
+        accounts.sign_in(Units(db), username="ann", password="wrong")
 
 
 def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Database) -> None:
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         session.add(
             User(
                 username="legacy",
@@ -157,37 +159,37 @@ def test_a_legacy_werkzeug_hash_verifies_once_and_is_upgraded_to_argon2(db: Data
                 created_at=0,
             )
         )
-    signed_in = accounts.sign_in(db, username="legacy", password="old pw")
-    with db.transaction() as tx:
+    signed_in = accounts.sign_in(Units(db), username="legacy", password="old pw")
+    with db.unit() as tx:
         user = accounts.user_by_name(tx, "legacy")
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
     assert signed_in.pw_hash == user.pw_hash, "the user returned carries the new hash"
-    assert accounts.sign_in(db, username="legacy", password="old pw").id == user.id
+    assert accounts.sign_in(Units(db), username="legacy", password="old pw").id == user.id
 
 
 @pytest.mark.parametrize("method", ["sha1", "md5", "plain", "pbkdf2:sha1:1000", "scrypt:16384:8:1"])
 def test_every_legacy_hash_form_signs_in_once_and_is_upgraded(db: Database, method: str) -> None:
     legacy_hash = werkzeug_hash("old pw ☃", method)
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         session.add(User(username="legacy", email="l@x.dk", pw_hash=legacy_hash, created_at=0))
     with pytest.raises(Invalid, match="Invalid password"):
-        accounts.sign_in(db, username="legacy", password="old pw")
-    accounts.sign_in(db, username="legacy", password="old pw ☃")
-    with db.transaction() as tx:
+        accounts.sign_in(Units(db), username="legacy", password="old pw")
+    accounts.sign_in(Units(db), username="legacy", password="old pw ☃")
+    with db.unit() as tx:
         user = accounts.user_by_name(tx, "legacy")
     assert user is not None
     assert user.pw_hash.startswith("$argon2id$")
-    assert accounts.sign_in(db, username="legacy", password="old pw ☃").id == user.id
+    assert accounts.sign_in(Units(db), username="legacy", password="old pw ☃").id == user.id
     with pytest.raises(Invalid, match="Invalid password"):
-        accounts.sign_in(db, username="legacy", password="old pw")
+        accounts.sign_in(Units(db), username="legacy", password="old pw")
 
 
 def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -> None:
     ann, bob = make_user(db, "ann"), make_user(db, "bob")
     assert ann.id is not None
     assert bob.id is not None
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         social.follow(tx, who=ann, whom="bob")
         social.follow(tx, who=ann, whom="bob")
         following = social.following_page(tx, user_id=ann.id, limit=10).items
@@ -202,7 +204,7 @@ def test_follow_is_idempotent_and_unfollowing_a_stranger_is_fine(db: Database) -
 
 def test_following_an_unknown_user_or_yourself_is_refused(db: Database) -> None:
     ann = make_user(db, "ann")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         with pytest.raises(NotFound):
             social.follow(tx, who=ann, whom="ghost")
         with pytest.raises(NotFound):
@@ -217,10 +219,10 @@ def test_timelines_are_newest_first_with_the_id_breaking_ties(db: Database) -> N
     tie_a = make_message(db, bob, "tie a", 200)
     tie_b = make_message(db, ann, "tie b", 200)
     make_message(db, cid, "stranger", 300)
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         social.follow(tx, who=ann, whom="bob")
     assert ann.id is not None
-    with db.transaction() as tx:
+    with db.unit() as tx:
         public = timelines.public_timeline(tx, limit=30)
         home = timelines.home_timeline(tx, user_id=ann.id, limit=30)
         own = timelines.user_timeline(tx, user_id=ann.id, limit=30)
@@ -236,7 +238,7 @@ def test_keyset_pages_cover_every_message_once(db: Database) -> None:
     ids = {make_message(db, ann, f"m{i}", 1000 + i // 3) for i in range(23)}
     seen: list[int] = []
     after = None
-    with db.transaction() as tx:
+    with db.unit() as tx:
         while True:
             page = timelines.public_timeline(tx, limit=5, after=after)
             seen.extend(m.id for m in page.items)
@@ -250,7 +252,7 @@ def test_keyset_pages_cover_every_message_once(db: Database) -> None:
 
 
 def _all(db: Database) -> list[timelines.MessageView]:
-    with db.transaction() as tx:
+    with db.unit() as tx:
         return list(timelines.public_timeline(tx, limit=100).items)
 
 
@@ -258,7 +260,7 @@ def _all(db: Database) -> list[timelines.MessageView]:
     "cursor", ["", "???", "bm90IGEgY3Vyc29y", "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OjE"]
 )
 def test_a_malformed_cursor_is_invalid_input(db: Database, cursor: str) -> None:
-    with db.transaction() as tx, pytest.raises(Invalid, match="Invalid cursor"):
+    with db.unit() as tx, pytest.raises(Invalid, match="Invalid cursor"):
         timelines.public_timeline(tx, limit=5, after=cursor)
 
 
@@ -268,10 +270,10 @@ def test_flagged_messages_disappear_from_every_timeline_until_unflagged(db: Data
     assert ann.id is not None
     hidden = make_message(db, ann, "rude", 10)
     make_message(db, ann, "nice", 5)
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         view = messages.set_flagged(tx, message_id=hidden, flagged=True, moderator=mod)
         assert view.flagged
-    with db.transaction() as tx:
+    with db.unit() as tx:
         for page in (
             timelines.public_timeline(tx, limit=30),
             timelines.user_timeline(tx, user_id=ann.id, limit=30),
@@ -279,7 +281,7 @@ def test_flagged_messages_disappear_from_every_timeline_until_unflagged(db: Data
         ):
             assert [m.text for m in page.items] == ["nice"]
         assert [m.text for m in timelines.flagged_messages(tx, limit=30).items] == ["rude"]
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         messages.set_flagged(tx, message_id=hidden, flagged=False, moderator=mod)
     assert [m.text for m in _all(db)] == ["rude", "nice"]
 
@@ -288,7 +290,7 @@ def test_only_moderators_flag_and_unknown_messages_are_not_found(db: Database) -
     ann = make_user(db, "ann")
     mod = make_user(db, "mod", moderator=True)
     message_id = make_message(db, ann, "hello", 1)
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         with pytest.raises(Forbidden):
             messages.set_flagged(tx, message_id=message_id, flagged=True, moderator=ann)
         with pytest.raises(NotFound):
@@ -307,7 +309,7 @@ def test_only_moderators_flag_and_unknown_messages_are_not_found(db: Database) -
 )
 def test_unpostable_messages_are_refused(db: Database, text: str, error: str) -> None:
     ann = make_user(db, "ann")
-    with db.transaction(write=True) as tx, pytest.raises(Invalid) as raised:
+    with db.unit(write=True) as tx, pytest.raises(Invalid) as raised:
         messages.post_message(tx, author=ann, text=text)
     assert (raised.value.message, raised.value.field) == (error, "text")
 
@@ -315,18 +317,18 @@ def test_unpostable_messages_are_refused(db: Database, text: str, error: str) ->
 def test_a_posted_message_keeps_its_text_exactly(db: Database) -> None:
     ann = make_user(db, "ann")
     text = "\ufeff“Quotes” — £ æ é œ <b>not html</b> 🎉"
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         posted = messages.post_message(tx, author=ann, text=text)
     assert _all(db)[0].text == text == posted.text
 
 
 def test_latest_is_minus_one_until_set_then_the_last_value_received(db: Database) -> None:
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert latest.get_latest(tx) == -1
     for value in (1337, 5, 0):
-        with db.transaction(write=True) as tx:
+        with db.unit(write=True) as tx:
             latest.set_latest(tx, value)
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert latest.get_latest(tx) == 0
 
 
@@ -338,19 +340,19 @@ def test_every_page_reads_forwards_unless_asked_backwards(db: Database) -> None:
     assert bob.id is not None
     for i in range(3):
         make_message(db, ann, f"ann {i}", 100 + i)
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         social.follow(tx, who=bob, whom="ann")
         social.follow(tx, who=cid, whom="ann")
         social.follow(tx, who=ann, whom="bob")
         social.follow(tx, who=ann, whom="cid")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         for message in timelines.public_timeline(tx, limit=3).items:
             messages.set_flagged(tx, message_id=message.id, flagged=True, moderator=None)
-    with db.transaction() as tx:
+    with db.unit() as tx:
         flagged = timelines.flagged_messages(tx, limit=2)
     make_message(db, ann, "ann 3", 103)
     make_message(db, ann, "ann 4", 104)
-    with db.transaction() as tx:
+    with db.unit() as tx:
         public = timelines.public_timeline(tx, limit=1)
         own = timelines.user_timeline(tx, user_id=ann.id, limit=1)
         home = timelines.home_timeline(tx, user_id=bob.id, limit=1)
@@ -383,19 +385,19 @@ def test_a_token_signs_in_its_own_user_until_it_ends_or_expires(db: Database) ->
     ann, bob = make_user(db, "ann"), make_user(db, "bob")
     assert ann.id is not None
     assert bob.id is not None
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         ann_token = sign_ins.start(tx, user_id=ann.id, max_age=3600)
         expired = sign_ins.start(tx, user_id=ann.id, max_age=0)
         bob_token = sign_ins.start(tx, user_id=bob.id, max_age=3600)
     assert len({ann_token, expired, bob_token}) == 3
-    with db.transaction() as tx:
+    with db.unit() as tx:
         users = [sign_ins.user_for(tx, t) for t in (ann_token, bob_token)]
         assert [(u.id, u.username) for u in users if u] == [(ann.id, "ann"), (bob.id, "bob")]
         assert sign_ins.user_for(tx, expired) is None
         assert sign_ins.user_for(tx, ann_token[:-1]) is None
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         sign_ins.end(tx, ann_token)
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert sign_ins.user_for(tx, ann_token) is None
         still = sign_ins.user_for(tx, bob_token)
         assert still is not None
@@ -405,7 +407,7 @@ def test_a_token_signs_in_its_own_user_until_it_ends_or_expires(db: Database) ->
 def test_a_message_by_id_is_its_view_and_an_unknown_id_none(db: Database) -> None:
     ann = make_user(db, "ann")
     message_id = make_message(db, ann, "hi", 5)
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert timelines.message_by_id(tx, message_id + 1) is None
         view = timelines.message_by_id(tx, message_id)
     assert view is not None
@@ -414,7 +416,7 @@ def test_a_message_by_id_is_its_view_and_an_unknown_id_none(db: Database) -> Non
 
 def test_follows_and_unfollows_are_recorded_as_the_metrics_events(db: Database) -> None:
     ann, bob = make_user(db, "ann"), make_user(db, "bob")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         social.follow(tx, who=ann, whom="bob")
         assert social.unfollow(tx, who=ann, whom="bob").username == "bob"
         assert social.unfollow(tx, who=ann, whom=bob).username == "bob"
@@ -428,13 +430,13 @@ def test_follows_and_unfollows_are_recorded_as_the_metrics_events(db: Database) 
 def test_the_follows_and_messages_of_an_unknown_name_are_not_found_naming_it(
     db: Database, username: str
 ) -> None:
-    with db.transaction() as tx, pytest.raises(NotFound) as raised:
+    with db.unit() as tx, pytest.raises(NotFound) as raised:
         social.following_by_name(tx, username=username, limit=10)
     assert (raised.value.message, raised.value.field) == (
         f"There is no user {username!r}",
         "username",
     )
-    with db.transaction() as tx, pytest.raises(NotFound) as again:
+    with db.unit() as tx, pytest.raises(NotFound) as again:
         timelines.user_messages_by_name(tx, username=username, limit=5)
     assert (again.value.message, again.value.field) == (raised.value.message, "username")
 
@@ -445,7 +447,7 @@ def test_posting_and_moderation_record_their_events_and_announce_their_changes(
     """The events feed the metrics, the changes the live timelines."""
     ann, bob = make_user(db, "ann"), make_user(db, "bob", moderator=True)
     assert ann.id is not None
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         posted = messages.post_message(tx, author=ann, text="hi")
         messages.set_flagged(tx, message_id=posted.id, flagged=True, moderator=bob)
         messages.set_flagged(tx, message_id=posted.id, flagged=False, moderator=None)
@@ -456,7 +458,7 @@ def test_posting_and_moderation_record_their_events_and_announce_their_changes(
         Change(ChangeKind.FLAGGED, posted.id, ann.id),
         Change(ChangeKind.UNFLAGGED, posted.id, ann.id),
     ]
-    with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+    with db.unit(write=True) as tx, pytest.raises(NotFound) as raised:
         messages.set_flagged(tx, message_id=posted.id + 1, flagged=True, moderator=bob)
     assert (raised.value.message, raised.value.field) == (
         f"There is no message {posted.id + 1}",
@@ -469,11 +471,11 @@ def test_signing_in_records_its_event_and_a_user_keeps_its_creation_time(db: Dat
     ann = make_user(db, "ann")
     after = int(time.time())
     assert ann.id is not None
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         token = sign_ins.start(tx, user_id=ann.id, max_age=60)
         events = list(tx.events)
     assert events == ["signed_in"]
-    with db.transaction() as tx:
+    with db.unit() as tx:
         found = sign_ins.user_for(tx, token)
         by_name = accounts.user_by_name(tx, "ann")
     assert found is not None
@@ -488,11 +490,11 @@ def test_the_home_timeline_shows_every_column_as_the_public_one_does(db: Databas
     ann, bob = make_user(db, "ann"), make_user(db, "bob", moderator=True)
     assert ann.id is not None
     assert bob.id is not None
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         social.follow(tx, who=ann, whom="bob")
     first = make_message(db, ann, "from ann", 100)
     second = make_message(db, bob, "from bob", 101)
-    with db.transaction() as tx:
+    with db.unit() as tx:
         home = timelines.home_timeline(tx, user_id=ann.id, limit=10).items
         public = timelines.public_timeline(tx, limit=10).items
     assert (
@@ -513,7 +515,7 @@ def test_a_full_page_with_nothing_after_it_has_no_next_page(db: Database) -> Non
     assert ann.id is not None
     for i in range(3):
         make_message(db, ann, f"ann {i}", 100 + i)
-    with db.transaction() as tx:
+    with db.unit() as tx:
         pages = [
             timelines.public_timeline(tx, limit=3),
             timelines.user_timeline(tx, user_id=ann.id, limit=3),
@@ -528,12 +530,12 @@ def test_a_full_page_with_nothing_after_it_has_no_next_page(db: Database) -> Non
 
 def test_a_posted_message_is_returned_as_a_timeline_shows_it(db: Database) -> None:
     ann, bob = make_user(db, "ann"), make_user(db, "bob", moderator=True)
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         posted = [
             messages.post_message(tx, author=ann, text="hi"),
             messages.post_message(tx, author=bob, text=" ", allow_empty=True),
         ]
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert posted == [timelines.message_by_id(tx, view.id) for view in posted]
     assert [(v.author_username, v.author_is_moderator) for v in posted] == [
         ("ann", False),
@@ -556,7 +558,7 @@ def test_following_by_names_names_the_unknown_one(
 ) -> None:
     make_user(db, "ann")
     for change in (social.follow_by_names, social.unfollow_by_names):
-        with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+        with db.unit(write=True) as tx, pytest.raises(NotFound) as raised:
             change(tx, who_name=who, whom_name=whom)
         assert (raised.value.message, raised.value.field) == (
             f"There is no user {unknown!r}",
@@ -566,28 +568,28 @@ def test_following_by_names_names_the_unknown_one(
 
 def test_the_longest_password_accepted_signs_in_and_a_longer_one_never(db: Database) -> None:
     longest = "p" * accounts.PASSWORD_MAX_LENGTH
-    accounts.sign_up(db, username="ann", email="ann@x.dk", password=longest)
-    assert accounts.sign_in(db, username="ann", password=longest).username == "ann"
+    accounts.sign_up(Units(db), username="ann", email="ann@x.dk", password=longest)
+    assert accounts.sign_in(Units(db), username="ann", password=longest).username == "ann"
     with pytest.raises(Invalid, match="Invalid password"):
-        accounts.sign_in(db, username="ann", password=longest + "p")
+        accounts.sign_in(Units(db), username="ann", password=longest + "p")
 
 
 def test_making_an_unknown_user_a_moderator_is_not_found_naming_them(db: Database) -> None:
     make_user(db, "ann")
-    with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+    with db.unit(write=True) as tx, pytest.raises(NotFound) as raised:
         accounts.set_moderator(tx, username="zed")
     assert (raised.value.message, raised.value.field) == ("There is no user 'zed'", "username")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         assert accounts.set_moderator(tx, username="ann").is_moderator
 
 
 def test_follows_among_are_the_pairs_between_the_two_groups_only(db: Database) -> None:
     ann, bob, cid, dan = (make_user(db, name) for name in ("ann", "bob", "cid", "dan"))
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         for who, whom in ((ann, bob), (ann, dan), (cid, bob), (bob, ann)):
             social.follow(tx, who=who, whom=whom)
     ids = {user.username: user.id or 0 for user in (ann, bob, cid, dan)}
-    with db.transaction() as tx:
+    with db.unit() as tx:
         pairs = social.follows_among(tx, who_ids=[ids["ann"], ids["bob"]], whom_ids=[ids["bob"]])
         assert social.follows_among(tx, who_ids=[], whom_ids=[ids["bob"]]) == set()
         assert social.follows_among(tx, who_ids=[ids["ann"]], whom_ids=[]) == set()
@@ -605,7 +607,7 @@ def test_recorded_actions_are_pruned_at_most_once_a_minute_and_only_after_an_hou
 ) -> None:
     now = int(time.time())
     old, recent = latest.Action.of(1, "/msgs/ann", b"{}"), latest.Action.of(2, "/msgs/ann", b"{}")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         tx.write(
             (
                 insert(SimulatorAction).values(latest=1, digest=old.digest, received_at=now - 3601),
@@ -620,14 +622,14 @@ def test_recorded_actions_are_pruned_at_most_once_a_minute_and_only_after_an_hou
         )
     monkeypatch.setattr(latest, "_next_prune", 0.0)
     first = latest.Action.of(3, "/msgs/ann", b"{}")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         tx.write(*latest.claim(first))
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert [latest.claimed(tx, a) for a in (old, recent, first)] == [False, True, True]
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         tx.write((insert(SimulatorAction).values(latest=1, digest=old.digest, received_at=0), {}))
         tx.write(*latest.claim(latest.Action.of(4, "/msgs/ann", b"{}")))
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert latest.claimed(tx, old), "no second prune within the minute"
 
 
@@ -635,7 +637,7 @@ def test_posting_by_name_records_its_event_and_change_and_names_an_unknown_autho
     db: Database,
 ) -> None:
     ann = make_user(db, "ann")
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         message_id = messages.post_message_as(tx, username="ann", text="hi")
         events, changes = list(tx.events), list(tx.changes)
     assert (events, changes) == (
@@ -644,9 +646,9 @@ def test_posting_by_name_records_its_event_and_change_and_names_an_unknown_autho
     )
     for name in ("zed", "", "z" * 65):
         for text in ("hi", ""):
-            with db.transaction(write=True) as tx, pytest.raises(NotFound) as raised:
+            with db.unit(write=True) as tx, pytest.raises(NotFound) as raised:
                 messages.post_message_as(tx, username=name, text=text)
             assert raised.value.message == f"There is no user {name!r}"
-    with db.transaction() as tx, pytest.raises(NotFound) as raised:
+    with db.unit() as tx, pytest.raises(NotFound) as raised:
         accounts.require_user(tx, "zed")
     assert (raised.value.message, raised.value.field) == ("There is no user 'zed'", "username")

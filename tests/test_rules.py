@@ -22,7 +22,7 @@ from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
 from minitwit.resolvers.validation import global_id
 from minitwit.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
-from tests.factories import PASSWORD, make_message, make_user
+from tests.factories import PASSWORD, make_message, make_user, orm_session
 
 LOGIN = "mutation ($u: String!, $p: String!) { login(username: $u, password: $p) { username } }"
 
@@ -47,13 +47,13 @@ SIGNED_IN_MUTATIONS = {
 
 
 def follows(db: Database) -> set[tuple[int, int]]:
-    with db.session() as session:
+    with orm_session(db) as session:
         rows = session.connection().execute(select(col(Follower.who_id), col(Follower.whom_id)))
         return {(who, whom) for who, whom in rows}
 
 
 def flags(db: Database) -> list[bool]:
-    with db.session() as session:
+    with orm_session(db) as session:
         return list(session.exec(select(Message.flagged).order_by(col(Message.id))))
 
 
@@ -65,7 +65,7 @@ def test_every_mutation_signed_out_is_unauthenticated_and_changes_nothing(
     assert ann.id is not None
     assert bob.id is not None
     message = make_message(server.db, bob, "hello", 100)
-    with server.db.session(write=True) as session:
+    with orm_session(server.db, write=True) as session:
         session.add(Follower(who_id=ann.id, whom_id=bob.id, followed_at=1))
     before = (follows(server.db), flags(server.db))
     message, code = client.error(SIGNED_IN_MUTATIONS[name], id=global_id("Message", message))
@@ -104,14 +104,14 @@ def test_the_wrong_user_cannot_follow_themselves_or_sign_in_as_another(
     # unfollowing someone you do not follow is fine, and touches nobody else's follows
     ann_id = make_user_id(server.db, "ann")
     bob_id = make_user_id(server.db, "bob")
-    with server.db.session(write=True) as session:
+    with orm_session(server.db, write=True) as session:
         session.add(Follower(who_id=bob_id, whom_id=ann_id, followed_at=1))
     assert client.data('mutation { unfollow(username: "bob") { username } }')
     assert follows(server.db) == {(bob_id, ann_id)}
 
 
 def make_user_id(db: Database, name: str) -> int:
-    with db.session() as session:
+    with orm_session(db) as session:
         user = session.exec(select(User).where(User.username == name)).one()
         assert user.id is not None
         return user.id
@@ -245,10 +245,10 @@ def test_legacy_import_keeps_the_flagged_mark(db: Database, tmp_path: Path) -> N
     )
     source.commit()
     source.close()
-    with db.transaction(write=True, atomic=True) as tx:
+    with db.unit(write=True, atomic=True) as tx:
         report = legacy.import_legacy(tx, path)
     assert report.messages == 3
-    with db.transaction() as tx:
+    with db.unit() as tx:
         public = timelines.public_timeline(tx, limit=10).items
         flagged = timelines.flagged_messages(tx, limit=10).items
     assert [m.text for m in public] == ["shown too", "shown"]
@@ -325,7 +325,7 @@ def test_ties_are_broken_by_id_newest_first_and_paging_crosses_them(
     ann, bob = make_user(server.db, "ann", moderator=True), make_user(server.db, "bob")
     assert ann.id is not None
     assert bob.id is not None
-    with server.db.session(write=True) as session:
+    with orm_session(server.db, write=True) as session:
         session.add(Follower(who_id=ann.id, whom_id=bob.id, followed_at=1))
     add_messages(server.db, TIED)
     client.data(LOGIN, u="ann", p=PASSWORD)
@@ -476,7 +476,7 @@ def test_legacy_import_reports_every_row_and_imports_nothing_twice(
 ) -> None:
     path = legacy_database(tmp_path / "legacy.db")
     make_user(db, "cid")  # already present: matched by name
-    with db.transaction(write=True, atomic=True) as tx:
+    with db.unit(write=True, atomic=True) as tx:
         first = legacy.import_legacy(tx, path)
     assert (first.users, first.users_skipped) == (2, 1)
     assert (first.messages, first.messages_skipped) == (4, 1)
@@ -504,17 +504,17 @@ def test_legacy_import_reports_every_row_and_imports_nothing_twice(
         "  user 2: 'bob' (hash form 'pbkdf2:sha256:1')"
     )
     # made-up hashes ('pbkdf2:sha256:1$s$h': no real digest) are listed, not refused
-    with db.session() as session:
+    with orm_session(db) as session:
         ann = accounts_user(session, "ann")
         assert ann.pw_hash == "pbkdf2:sha256:1$s$h", "legacy hashes are kept for sign-in"
         flagged_at = dict(session.exec(select(Message.text, Message.flagged_at)).all())
         assert flagged_at["hi"] is not None
         assert flagged_at["hello"] is None
-    with db.transaction() as tx:
+    with db.unit() as tx:
         texts = [m.text for m in timelines.public_timeline(tx, limit=20).items]
         assert texts == ["last second of 9999", "hello", "cid's"]
         assert [m.text for m in timelines.flagged_messages(tx, limit=20).items] == ["hi"]
-    with db.transaction(write=True, atomic=True) as tx:
+    with db.unit(write=True, atomic=True) as tx:
         second = legacy.import_legacy(tx, path)
     assert (second.users, second.users_skipped) == (0, 3)
     assert (second.messages, second.messages_skipped) == (0, 5)
@@ -541,7 +541,7 @@ def test_legacy_import_refuses_what_is_not_a_minitwit_database(
         (notes, f"{notes} is not a MiniTwit database: file is not a database"),
         (other, f"{other} is not a MiniTwit database: no such table: user"),
     ]:
-        with db.transaction(write=True, atomic=True) as tx, pytest.raises(legacy.Invalid) as raised:
+        with db.unit(write=True, atomic=True) as tx, pytest.raises(legacy.Invalid) as raised:
             legacy.import_legacy(tx, path)
         assert raised.value.message == message
 
@@ -553,23 +553,23 @@ def test_flagging_records_who_and_when_and_unflagging_clears_both(db: Database) 
     ann = make_user(db, "ann")
     mod = make_user(db, "mod", moderator=True)
     message_id = make_message(db, ann, "rude", 100)
-    with db.transaction(write=True, atomic=True) as tx:
+    with db.unit(write=True, atomic=True) as tx:
         view = messages.set_flagged(tx, message_id=message_id, flagged=True, moderator=mod)
     assert (view.id, view.flagged, view.text) == (message_id, True, "rude")
-    with db.session() as session:
+    with orm_session(db) as session:
         row = session.get(Message, message_id)
         assert row is not None
         assert row.flagged_by == mod.id
         assert row.flagged_at is not None
-    with db.transaction(write=True, atomic=True) as tx:
+    with db.unit(write=True, atomic=True) as tx:
         messages.set_flagged(tx, message_id=message_id, flagged=False, moderator=mod)
-    with db.session() as session:
+    with orm_session(db) as session:
         row = session.get(Message, message_id)
         assert row is not None
         assert (row.flagged, row.flagged_by, row.flagged_at) == (False, None, None)
-    with db.transaction(write=True, atomic=True) as tx:  # the operator, from the command line
+    with db.unit(write=True, atomic=True) as tx:  # the operator, from the command line
         messages.set_flagged(tx, message_id=message_id, flagged=True, moderator=None)
-    with db.session() as session:
+    with orm_session(db) as session:
         row = session.get(Message, message_id)
         assert row is not None
         assert (row.flagged, row.flagged_by) == (True, None)
@@ -581,10 +581,10 @@ def test_the_resolver_itself_refuses_moderation_by_a_user_who_is_no_moderator(
 ) -> None:
     ann = make_user(db, "ann")
     message_id = make_message(db, ann, "mine", 100)
-    with db.transaction(write=True, atomic=True) as tx, pytest.raises(Forbidden) as raised:
+    with db.unit(write=True, atomic=True) as tx, pytest.raises(Forbidden) as raised:
         messages.set_flagged(tx, message_id=message_id, flagged=True, moderator=ann)
     assert raised.value.message == "Only moderators can flag and unflag messages"
-    with db.transaction(write=True, atomic=True) as tx, pytest.raises(NotFound) as missing:
+    with db.unit(write=True, atomic=True) as tx, pytest.raises(NotFound) as missing:
         messages.set_flagged(tx, message_id=999, flagged=True, moderator=None)
     assert (missing.value.message, missing.value.field) == ("There is no message 999", "id")
 
@@ -610,13 +610,13 @@ def test_a_legacy_hash_is_reported_by_its_method_alone(pw_hash: str, form: str) 
 def test_following_and_followers_page_both_ways_in_the_order_followed(db: Database) -> None:
     ann, bob, cid, dan = (make_user(db, name) for name in ("ann", "bob", "cid", "dan"))
     assert ann.id is not None
-    with db.session(write=True) as session:
+    with orm_session(db, write=True) as session:
         for at, other in enumerate((bob, cid, dan), start=1):
             assert other.id is not None
             session.add(Follower(who_id=ann.id, whom_id=other.id, followed_at=at))
             session.add(Follower(who_id=other.id, whom_id=ann.id, followed_at=at))
     for page_of_people in (social.following_page, social.followers_page):
-        with db.transaction() as tx:
+        with db.unit() as tx:
             last = page_of_people(tx, user_id=ann.id, limit=2, backward=True)
             cursor = last.end_cursor
             assert cursor is not None
@@ -634,9 +634,9 @@ def test_following_and_followers_page_both_ways_in_the_order_followed(db: Databa
 def test_a_page_of_people_names_the_cursor_it_refuses_and_may_hold_nobody(db: Database) -> None:
     ann, bob = make_user(db, "ann"), make_user(db, "bob")
     assert ann.id is not None
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         social.follow(tx, who=ann, whom=bob)
-    with db.transaction() as tx:
+    with db.unit() as tx:
         for field in ("after", "before"):
             with pytest.raises(Invalid) as raised:
                 social.following_page(tx, user_id=ann.id, limit=1, **{field: "???"})

@@ -22,7 +22,7 @@ from minitwit.resolvers.errors import Invalid, TooManyRequests
 from minitwit.settings import DEFAULT_SIMULATOR_AUTH, Settings
 from tests.asgi import AppClient
 from tests.conftest import PostgresDatabases
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, Units, make_user
 from tests.servers import ServerProcess
 
 ORIGIN = "http://testserver"
@@ -151,7 +151,7 @@ def test_limits_set_to_zero_are_off(app: tuple[Settings, Database]) -> None:
     with client_for(settings, db, **off) as client:
         for _ in range(25):
             assert outcome(gql(client, LOGIN, u="ann", p="wrong")) == "BAD_USER_INPUT"
-    with db.transaction() as tx:
+    with db.unit() as tx:
         assert tx.execute(select(func.count()).select_from(RateCounter)).scalar() == 0
 
 
@@ -160,7 +160,7 @@ def test_expired_counters_are_deleted_as_others_are_counted(
 ) -> None:
     settings, db = app
     now = int(time.time())
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         tx.write(
             (
                 insert(RateCounter).values(
@@ -175,7 +175,7 @@ def test_expired_counters_are_deleted_as_others_are_counted(
         )
     with client_for(settings, db) as client:
         assert outcome(gql(client, LOGIN, u="ann", p="wrong")) == "BAD_USER_INPUT"
-    with db.transaction() as tx:
+    with db.unit() as tx:
         rows = tx.execute(select(RateCounter.scope, RateCounter.key, RateCounter.hits)).all()
     assert {(scope, hits) for scope, _, hits in rows} == {
         ("sign_in_username", 1),
@@ -260,7 +260,7 @@ def test_a_counter_left_from_another_window_starts_again_from_one(
     _, db = app
     now = int(time.time())
     limit = throttle.Limit(attempts=5, window=60)
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         tx.write(
             (
                 insert(RateCounter).values(
@@ -273,9 +273,9 @@ def test_a_counter_left_from_another_window_starts_again_from_one(
                 {},
             )
         )
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         throttle.count(tx, "Too many", ("sign_in_address", "10.0.0.1", limit))
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         throttle.count(tx, "Too many", ("sign_in_address", "10.0.0.1", limit))
         rows = tx.execute(select(RateCounter.hits, RateCounter.window_start)).all()
     assert rows == [(2, now - now % 60)] or rows == [(1, now - now % 60 + 60)]
@@ -306,10 +306,10 @@ def test_failed_sign_ins_count_against_the_whole_username(app: tuple[Settings, D
     attempt = throttle.Attempt("10.0.0.1", limits)
     for _ in range(2):
         with pytest.raises(Invalid):
-            accounts.sign_in(db, username=first, password="wrong", attempt=attempt)
+            accounts.sign_in(Units(db), username=first, password="wrong", attempt=attempt)
     with pytest.raises(TooManyRequests):
-        accounts.sign_in(db, username=first, password=PASSWORD, attempt=attempt)
-    assert accounts.sign_in(db, username=second, password=PASSWORD, attempt=attempt).id
+        accounts.sign_in(Units(db), username=first, password=PASSWORD, attempt=attempt)
+    assert accounts.sign_in(Units(db), username=second, password=PASSWORD, attempt=attempt).id
 
 
 def test_a_limit_of_one_attempt_refuses_the_second_until_its_window_ends(
@@ -317,10 +317,10 @@ def test_a_limit_of_one_attempt_refuses_the_second_until_its_window_ends(
 ) -> None:
     _, db = app
     one = throttle.Limit(attempts=1, window=3600)
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         throttle.count(tx, "Too many", (throttle.SIGN_UP_ADDRESS, "192.0.2.1", one))
     before = int(time.time())
-    with db.transaction(write=True) as tx, pytest.raises(TooManyRequests) as raised:
+    with db.unit(write=True) as tx, pytest.raises(TooManyRequests) as raised:
         throttle.count(tx, "Too many", (throttle.SIGN_UP_ADDRESS, "192.0.2.1", one))
     after = int(time.time())
     # The window is the clock's hour: what is left of it, as the clock read during the call.

@@ -115,13 +115,13 @@ def test_request_connections_have_the_timeouts_and_the_command_line_has_none(
     )
     request, command_line = Database(settings), Database(settings, request_timeouts=False)
     try:
-        with request.transaction() as tx:
+        with request.unit() as tx:
             assert tx.execute(text("SHOW statement_timeout")).scalar() == "250ms"
             assert tx.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "2s"
             with pytest.raises(sa_exc.OperationalError) as raised:
                 tx.execute(text("SELECT pg_sleep(1)"))
             assert is_timeout(raised.value)
-        with command_line.transaction() as tx:
+        with command_line.unit() as tx:
             assert tx.execute(text("SHOW statement_timeout")).scalar() == "0"
             tx.execute(text("SELECT pg_sleep(0.3)"))
     finally:
@@ -149,7 +149,7 @@ def test_a_migration_waits_for_another_replicas_lock_longer_than_the_statement_t
                 cursor.execute("SELECT pg_advisory_unlock(%s)", (migrate.ADVISORY_LOCK_KEY,))
             upgrading.result(timeout=60)
         assert migrate.current_revision(db.engine) == migrate.head_revision()
-        with db.transaction() as tx:
+        with db.unit() as tx:
             assert tx.execute(text("SHOW statement_timeout")).scalar() == "200ms"
             with pytest.raises(sa_exc.OperationalError):
                 tx.execute(text("SELECT pg_sleep(1)"))

@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -37,12 +37,13 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
-from sqlalchemy.sql import ClauseElement, Executable
-from sqlalchemy.sql.compiler import Compiled
-from sqlmodel import Session
+from sqlalchemy.sql import Executable
 
+from minitwit.db import internals
 from minitwit.db.changes import Change
 from minitwit.db.errors import is_outage
+from minitwit.db.internals import driver_args, fetch_raw
+from minitwit.db.statements import Constant
 from minitwit.settings import Settings
 
 T = TypeVar("T")
@@ -52,8 +53,8 @@ WRITE_OPTION = "minitwit_write"
 TCP_USER_TIMEOUT_MS = 1000
 
 # A statement and its parameters, for ``Tx.write``. Statements that are written often are
-# module-level constants with ``bindparam`` placeholders, compiled once per dialect.
-Step = tuple[Executable, Mapping[str, Any]]
+# module-level constants (``statements.constant``), compiled once per dialect.
+Step = tuple[Constant | Executable, Mapping[str, Any]]
 
 
 def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
@@ -88,7 +89,7 @@ def make_engine(settings: Settings, *, request_timeouts: bool = True) -> Engine:
         },
     )
     event.listen(engine, "checkout", _replace_if_closed_by_server)
-    _skip_commit_and_rollback_in_autocommit(engine.dialect)
+    internals.skip_commit_and_rollback_in_autocommit(engine.dialect)
     return engine
 
 
@@ -101,24 +102,6 @@ def session_options(settings: Settings) -> str:
             ("idle_in_transaction_session_timeout", settings.db_idle_in_transaction_timeout),
         )
     )
-
-
-def _skip_commit_and_rollback_in_autocommit(dialect: Dialect) -> None:
-    """SQLAlchemy calls the driver's commit and rollback after autocommit work too. psycopg2
-    sends nothing then, but each call releases and retakes the GIL, which costs the event
-    loop's thread a wait under load; so they are not made at all in autocommit."""
-    commit, rollback = dialect.do_commit, dialect.do_rollback
-
-    def do_commit(dbapi_connection: Any) -> None:
-        if not dbapi_connection.autocommit:
-            commit(dbapi_connection)
-
-    def do_rollback(dbapi_connection: Any) -> None:
-        if not dbapi_connection.autocommit:
-            rollback(dbapi_connection)
-
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -149,6 +132,15 @@ def _replace_if_closed_by_server(
         raise sa_exc.DisconnectionError("the server closed this pooled connection")
 
 
+_NO_PARAMS: Mapping[str, Any] = {}
+
+
+def _plain(statement: Constant | Executable) -> Executable:
+    """What SQLAlchemy executes for ``statement`` (SQLite's writes: one transaction, its own
+    compiled cache)."""
+    return statement.statement if isinstance(statement, Constant) else statement
+
+
 class DatabaseObserver(Protocol):
     """What the metrics hear of the database."""
 
@@ -160,29 +152,6 @@ class DatabaseObserver(Protocol):
 
     def committed(self, events: list[str]) -> None:
         """A unit of work committed, and with it these domain events (``Tx.record``)."""
-
-
-class Rows(list[tuple[Any, ...]]):
-    """Rows as the driver gave them, with the few ``Result`` methods callers use."""
-
-    def all(self) -> Rows:
-        return self
-
-    def first(self) -> tuple[Any, ...] | None:
-        return self[0] if self else None
-
-    def one(self) -> tuple[Any, ...]:
-        if not self:
-            raise sa_exc.NoResultFound("no row where one was expected")
-        if len(self) > 1:
-            raise sa_exc.MultipleResultsFound("several rows where one was expected")
-        return self[0]
-
-    def scalar(self) -> Any:
-        return self[0][0] if self else None
-
-    def scalar_one(self) -> Any:
-        return self.one()[0]
 
 
 class Result(Protocol):
@@ -227,7 +196,7 @@ class Tx:
     @property
     def connection(self) -> Connection:
         """SQLAlchemy's connection over the pooled one, made when first needed: a read of a
-        constant statement on PostgreSQL (``fetch``) goes to the driver and needs none."""
+        constant on PostgreSQL (``execute``) goes to the driver and needs none."""
         if self._connection is None:
             self._connection = Connection(self.bind, connection=self.pooled)
         return self._connection
@@ -252,55 +221,25 @@ class Tx:
     def announce(self, change: Change) -> None:
         self.changes.append(change)
 
-    def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
+    def execute(
+        self, statement: Constant | Executable, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Run ``statement``. A constant's compiled SQL goes straight to the driver, with no
+        cache key built per call; on PostgreSQL (autocommit, nothing for SQLAlchemy to track)
+        to the driver's own cursor, and its rows come back as plain tuples (``Rows``). Any
+        other statement runs as SQLAlchemy's own."""
         began = time.perf_counter()
-        result = self.connection.execute(statement, params)
-        if self.observer is not None:
-            self.observer.queried("read", time.perf_counter() - began)
-        return result
-
-    def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Any:
-        """``execute`` for a constant statement (compiled once, see ``compiled_for``): the
-        compiled SQL goes straight to the driver, with no cache key built per call. On
-        PostgreSQL (autocommit, nothing for SQLAlchemy to track) it goes to the driver's own
-        cursor, and its rows come back as plain tuples (``Rows``)."""
-        began = time.perf_counter()
-        sql, values = self._driver_args(statement, params)
-        if self.batched:
-            result: Any = self._fetch_raw(sql, values)
+        if type(statement) is Constant:
+            sql, values = driver_args(statement, params or _NO_PARAMS, self.dialect)
+            if self.batched:
+                result: Any = fetch_raw(self, sql, values)
+            else:
+                result = self.connection.exec_driver_sql(sql, values)
         else:
-            result = self.connection.exec_driver_sql(sql, values)
+            result = self.connection.execute(statement, params)  # type: ignore[arg-type]
         if self.observer is not None:
             self.observer.queried("read", time.perf_counter() - began)
         return result
-
-    def _fetch_raw(self, sql: str | bytes, values: Any) -> Rows:
-        connection: Any = self.pooled
-        cursor = connection.cursor()
-        # Listeners of before_cursor_execute (statement counters, tracing) see these
-        # statements as they see SQLAlchemy's own.
-        for listener in self.bind.dispatch.before_cursor_execute:
-            sql, values = listener(self.connection, cursor, _text(sql), values, None, False)
-        try:
-            cursor.execute(sql, values)
-            return Rows(cursor.fetchall() if cursor.description else ())
-        except self.dialect.loaded_dbapi.Error as error:
-            # What SQLAlchemy does for its own executions: a dead connection is invalidated
-            # (and, with it, the pool's older ones), and the error is SQLAlchemy's.
-            disconnect = self.dialect.is_disconnect(error, connection, cursor)
-            if disconnect:
-                self.connection.invalidate(error)
-            raise sa_exc.DBAPIError.instance(
-                _text(sql),
-                values,
-                error,
-                self.dialect.loaded_dbapi.Error,
-                connection_invalidated=disconnect,
-                dialect=self.dialect,
-            ) from error
-        finally:
-            if not cursor.closed:
-                cursor.close()
 
     def also(self, *steps: Step) -> None:
         self.pending.extend(steps)
@@ -320,29 +259,17 @@ class Tx:
         self.wrote = True
         if not self.batched:
             for statement, params in steps[:-1]:
-                self.connection.execute(statement, params)
+                self.connection.execute(_plain(statement), params)
             statement, params = steps[-1]
-            return self.connection.execute(statement, params)
+            return self.connection.execute(_plain(statement), params)
         if len(steps) == 1:
             statement, params = steps[0]
-            return self._fetch_raw(*self._driver_args(statement, params))
-        return self._fetch_raw(self._one_query(steps), None)
+            return fetch_raw(self, *driver_args(statement, params, self.dialect))
+        return fetch_raw(self, self._one_query(steps), None)
 
     def finish(self) -> None:
         if self.pending:
             self.write()
-
-    def _driver_args(self, statement: Executable, params: Mapping[str, Any]) -> tuple[str, Any]:
-        compiled: Any = compiled_for(statement, self.dialect)
-        values: Any = compiled.construct_params(params)
-        # What SQLAlchemy's own execution does with each value on its way in (the types'
-        # checks and conversions: psycopg2's booleans are checked to be booleans).
-        for name, process in compiled._bind_processors.items():
-            if name in values:
-                values[name] = process(values[name])
-        if compiled.positiontup is not None:
-            values = tuple(values[name] for name in compiled.positiontup)
-        return compiled.string, values
 
     def _one_query(self, steps: Sequence[Step]) -> bytes:
         # psycopg2 interpolates parameters on the client (mogrify) for every execute; doing it
@@ -350,30 +277,11 @@ class Tx:
         # The bytes go to the driver as mogrify made them, in the connection's own encoding.
         cursor = self.pooled.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            return b";\n".join([cursor.mogrify(*self._driver_args(*step)) for step in steps])
+            return b";\n".join(
+                [cursor.mogrify(*driver_args(*step, self.dialect)) for step in steps]
+            )
         finally:
             cursor.close()
-
-
-def _text(sql: str | bytes) -> str:
-    return sql.decode() if isinstance(sql, bytes) else sql
-
-
-_compiled: dict[tuple[int, str], tuple[ClauseElement, Compiled]] = {}
-_compiled_lock = threading.Lock()
-
-
-def compiled_for(statement: Executable, dialect: Dialect) -> Compiled:
-    """``statement`` compiled for ``dialect``, once: for module-level constant statements."""
-    if not isinstance(statement, ClauseElement):
-        raise TypeError(f"not a compilable statement: {statement!r}")
-    key = (id(statement), dialect.name)
-    entry = _compiled.get(key)
-    if entry is None or entry[0] is not statement:
-        with _compiled_lock:
-            entry = (statement, statement.compile(dialect=dialect))
-            _compiled[key] = entry
-    return entry[1]
 
 
 def _checkout(bind: Engine) -> PoolProxiedConnection:
@@ -382,14 +290,8 @@ def _checkout(bind: Engine) -> PoolProxiedConnection:
     try:
         return bind.raw_connection()
     except dialect.loaded_dbapi.Error as error:
-        raise sa_exc.DBAPIError.instance(
-            None,
-            None,
-            error,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=dialect.is_disconnect(error, None, None),
-            dialect=dialect,
-        ) from error
+        disconnect = dialect.is_disconnect(error, None, None)
+        raise internals.sqlalchemy_error(error, dialect, None, None, disconnect) from error
 
 
 class Outage:
@@ -461,7 +363,7 @@ class Database:
         self.engine = engine or make_engine(settings, request_timeouts=request_timeouts)
         self.batched = self.engine.dialect.name == "postgresql"
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
-        # For the ORM session and the command line: real transactions on PostgreSQL too.
+        # For the command line (``atomic``): real transactions on PostgreSQL too.
         self.transactional_engine = (
             self.engine.execution_options(isolation_level="READ COMMITTED")
             if self.batched
@@ -474,11 +376,13 @@ class Database:
         self.announced: Callable[[list[Change]], None] | None = None
 
     @contextmanager
-    def transaction(self, *, write: bool = False, atomic: bool = False) -> Iterator[Tx]:
-        """A unit of work on one pooled connection; what it wrote is committed at its end.
-
-        Each ``Tx.write`` is all or nothing; ``atomic`` makes the whole unit one transaction
-        on PostgreSQL too (for the command line; it costs a BEGIN and a COMMIT)."""
+    def unit(self, *, write: bool = False, atomic: bool = False) -> Iterator[Tx]:
+        """A unit of work on one pooled connection. Its reads (``Tx.execute``) and its writes
+        (``Tx.write``, with what ``Tx.also`` added to them) run in order; each write is all or
+        nothing, on both backends. It is not one transaction on PostgreSQL, which runs in
+        autocommit (a read costs no BEGIN and COMMIT): ``atomic`` makes the whole unit one
+        (for the command line; it costs a BEGIN and a COMMIT). On SQLite it always is one.
+        What it wrote is committed at its end, its events recorded and its changes announced."""
         bind = self.transactional_engine if atomic else self.write_engine if write else self.engine
         outage = self.outage
         if outage is not None:
@@ -502,36 +406,17 @@ class Database:
         if tx.changes and self.announced is not None:
             self.announced(tx.changes)
 
-    @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
-        """An ORM session in a real transaction that commits when the block ends normally;
-        for the command line and tests, not for the request path."""
-        bind = self.transactional_engine if write or self.batched else self.engine
-        with Session(bind, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-
-    def read(self) -> AbstractContextManager[Tx]:
-        return self.transaction()
-
-    def write(self) -> AbstractContextManager[Tx]:
-        return self.transaction(write=True)
-
     def work(self, func: Callable[..., T], *args: Any, write: bool = False) -> T:
         """``func(tx, *args)`` in one unit of work. A unit that wrote nothing is tried once
         more when its connection turned out to be dead: reads have no effects to repeat."""
         tx: Tx | None = None
         try:
-            with self.transaction(write=write) as tx:
+            with self.unit(write=write) as tx:
                 return func(tx, *args)
         except sa_exc.DBAPIError as error:
             if not error.connection_invalidated or tx is None or tx.wrote:
                 raise
-        with self.transaction(write=write) as tx:
+        with self.unit(write=write) as tx:
             return func(tx, *args)
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:

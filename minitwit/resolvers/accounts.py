@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from minitwit import passwords
 from minitwit.db.database import Step, Tx
+from minitwit.db.statements import constant
 from minitwit.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, User
 from minitwit.resolvers import throttle
 from minitwit.resolvers.errors import Conflict, Invalid, NotFound
@@ -30,9 +31,9 @@ USER_COLUMNS = (
     col(User.is_moderator),
     col(User.created_at),
 )
-_BY_NAME = select(*USER_COLUMNS).where(col(User.username) == bindparam("username"))
+_BY_NAME = constant(select(*USER_COLUMNS).where(col(User.username) == bindparam("username")))
 _BY_IDS = select(*USER_COLUMNS).where(col(User.id).in_(bindparam("user_ids", expanding=True)))
-_CREATE = (
+_CREATE = constant(
     insert(User)
     .values(
         username=bindparam("username"),
@@ -43,12 +44,12 @@ _CREATE = (
     )
     .returning(*USER_COLUMNS)
 )
-_REHASH = (
+_REHASH = constant(
     update(User)
     .where(col(User.id) == bindparam("user_id"), col(User.pw_hash) == bindparam("old_hash"))
     .values(pw_hash=bindparam("new_hash"))
 )
-_SET_MODERATOR = (
+_SET_MODERATOR = constant(
     update(User)
     .where(col(User.username) == bindparam("name"))
     .values(is_moderator=bindparam("moderator"))
@@ -201,7 +202,7 @@ def is_plausible_username(username: str) -> bool:
 def user_by_name(tx: Tx, username: str) -> User | None:
     if not is_plausible_username(username):
         return None
-    row = tx.fetch(_BY_NAME, {"username": username}).first()
+    row = tx.execute(_BY_NAME, {"username": username}).first()
     return None if row is None else user_from_row(row)
 
 

@@ -13,21 +13,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from minitwit.db.database import Step, Tx
+from minitwit.db.statements import constant
 from minitwit.models import Latest, SimulatorAction
 
 NOTHING_RECEIVED = -1
 
-_GET = select(col(Latest.value)).where(col(Latest.id) == 1)
+_GET = constant(select(col(Latest.value)).where(col(Latest.id) == 1))
 _STORE = {
-    dialect.__name__.rsplit(".", 1)[-1]: (
-        insert := dialect.insert(Latest).values(id=1, value=bindparam("value"))
-    ).on_conflict_do_update(index_elements=[col(Latest.id)], set_={"value": insert.excluded.value})
+    dialect.__name__.rsplit(".", 1)[-1]: constant(
+        (
+            insert := dialect.insert(Latest).values(id=1, value=bindparam("value"))
+        ).on_conflict_do_update(
+            index_elements=[col(Latest.id)], set_={"value": insert.excluded.value}
+        )
+    )
     for dialect in (postgresql, sqlite)
 }
 
 
 def get_latest(tx: Tx) -> int:
-    value = tx.fetch(_GET, {}).scalar()
+    value = tx.execute(_GET, {}).scalar()
     return NOTHING_RECEIVED if value is None else int(value)
 
 
@@ -63,18 +68,26 @@ class Action:
         return cls(latest, int.from_bytes(hashed.digest(), "big", signed=True))
 
 
-_CLAIM = plain_insert(SimulatorAction).values(
-    latest=bindparam("latest"), digest=bindparam("digest"), received_at=bindparam("now")
+_CLAIM = constant(
+    plain_insert(SimulatorAction).values(
+        latest=bindparam("latest"), digest=bindparam("digest"), received_at=bindparam("now")
+    )
 )
-_CLAIMED = select(col(SimulatorAction.latest)).where(
-    col(SimulatorAction.latest) == bindparam("latest"),
-    col(SimulatorAction.digest) == bindparam("digest"),
+_CLAIMED = constant(
+    select(col(SimulatorAction.latest)).where(
+        col(SimulatorAction.latest) == bindparam("latest"),
+        col(SimulatorAction.digest) == bindparam("digest"),
+    )
 )
-_RELEASE = delete(SimulatorAction).where(
-    col(SimulatorAction.latest) == bindparam("latest"),
-    col(SimulatorAction.digest) == bindparam("digest"),
+_RELEASE = constant(
+    delete(SimulatorAction).where(
+        col(SimulatorAction.latest) == bindparam("latest"),
+        col(SimulatorAction.digest) == bindparam("digest"),
+    )
 )
-_PRUNE = delete(SimulatorAction).where(col(SimulatorAction.received_at) < bindparam("cutoff"))
+_PRUNE = constant(
+    delete(SimulatorAction).where(col(SimulatorAction.received_at) < bindparam("cutoff"))
+)
 _next_prune = 0.0
 
 
@@ -97,7 +110,7 @@ def claimed(tx: Tx, action: Action) -> bool:
     """Whether ``action`` was recorded by a write that committed: a replay, to answer as the
     success it was the first time, without doing it again."""
     params = {"latest": action.latest, "digest": action.digest}
-    return tx.fetch(_CLAIMED, params).first() is not None
+    return tx.execute(_CLAIMED, params).first() is not None
 
 
 def release(tx: Tx, action: Action) -> None:

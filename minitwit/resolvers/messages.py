@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from minitwit.db.changes import Change, ChangeKind
 from minitwit.db.database import Tx
+from minitwit.db.statements import constant
 from minitwit.models import Message, User
 from minitwit.resolvers.accounts import is_plausible_username, no_such_user, require_user
 from minitwit.resolvers.errors import Forbidden, Invalid, NotFound
@@ -18,7 +19,7 @@ from minitwit.resolvers.validation import is_storable
 
 DEFAULT_MAX_LENGTH = 1000
 
-_POST = (
+_POST = constant(
     insert(Message)
     .values(
         author_id=bindparam("author_id"),
@@ -28,7 +29,7 @@ _POST = (
     )
     .returning(col(Message.id))
 )
-_POST_AS = (
+_POST_AS = constant(
     insert(Message)
     .from_select(
         ["author_id", "text", "pub_date", "flagged"],
@@ -41,7 +42,7 @@ _POST_AS = (
     )
     .returning(col(Message.id), col(Message.author_id))
 )
-_SET_FLAGGED = (
+_SET_FLAGGED = constant(
     update(Message)
     .where(col(Message.id) == bindparam("message_id"))
     .values(

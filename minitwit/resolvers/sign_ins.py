@@ -10,19 +10,22 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlmodel import col
 
 from minitwit.db.database import Tx
+from minitwit.db.statements import constant
 from minitwit.models import SignIn, User
 from minitwit.resolvers.accounts import USER_COLUMNS, user_from_row
 
 TOKEN_BYTES = 32
 
-_DELETE_EXPIRED = delete(SignIn).where(col(SignIn.expires_at) <= bindparam("now"))
-_START = insert(SignIn).values(
-    token_hash=bindparam("token_hash"),
-    user_id=bindparam("user_id"),
-    created_at=bindparam("now"),
-    expires_at=bindparam("expires_at"),
+_DELETE_EXPIRED = constant(delete(SignIn).where(col(SignIn.expires_at) <= bindparam("now")))
+_START = constant(
+    insert(SignIn).values(
+        token_hash=bindparam("token_hash"),
+        user_id=bindparam("user_id"),
+        created_at=bindparam("now"),
+        expires_at=bindparam("expires_at"),
+    )
 )
-_USER_FOR = (
+_USER_FOR = constant(
     select(*USER_COLUMNS)
     .join(SignIn, col(SignIn.user_id) == col(User.id))
     .where(
@@ -30,7 +33,7 @@ _USER_FOR = (
         col(SignIn.expires_at) > bindparam("now"),
     )
 )
-_END = delete(SignIn).where(col(SignIn.token_hash) == bindparam("token_hash"))
+_END = constant(delete(SignIn).where(col(SignIn.token_hash) == bindparam("token_hash")))
 
 
 def _digest(token: str) -> str:
@@ -51,7 +54,7 @@ def start(tx: Tx, *, user_id: int, max_age: int) -> str:
 def user_for(tx: Tx, token: str) -> User | None:
     """The user a token signs in, while it has not expired or been ended."""
     params = {"token_hash": _digest(token), "now": int(time.time())}
-    row = tx.fetch(_USER_FOR, params).first()
+    row = tx.execute(_USER_FOR, params).first()
     return None if row is None else user_from_row(row)
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Executable, Select, bindparam, delete, select, tuple_
+from sqlalchemy import BigInteger, bindparam, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from minitwit.db.database import Tx
+from minitwit.db.statements import Constant, constant
 from minitwit.models import Follower, User
 from minitwit.resolvers import cursors
 from minitwit.resolvers.accounts import (
@@ -25,44 +26,52 @@ from minitwit.resolvers.accounts import (
 from minitwit.resolvers.errors import Invalid
 
 _FOLLOW = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Follower)
-    .values(
-        who_id=bindparam("who_id"),
-        whom_id=bindparam("whom_id"),
-        followed_at=bindparam("followed_at"),
+    dialect.__name__.rsplit(".", 1)[-1]: constant(
+        dialect.insert(Follower)
+        .values(
+            who_id=bindparam("who_id"),
+            whom_id=bindparam("whom_id"),
+            followed_at=bindparam("followed_at"),
+        )
+        .on_conflict_do_nothing()
     )
-    .on_conflict_do_nothing()
     for dialect in (postgresql, sqlite)
 }
 _WHO = User.__table__.alias("who")  # type: ignore[attr-defined]
 _WHOM = User.__table__.alias("whom")  # type: ignore[attr-defined]
 _WHO_ID = select(_WHO.c.id).where(_WHO.c.username == bindparam("who_name")).scalar_subquery()
 _WHOM_ID = select(_WHOM.c.id).where(_WHOM.c.username == bindparam("whom_name")).scalar_subquery()
-_PAIR_IDS = select(_WHO_ID, _WHOM_ID)
+_PAIR_IDS = constant(select(_WHO_ID, _WHOM_ID))
 _FOLLOW_BY_NAMES = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Follower)
-    .from_select(
-        ["who_id", "whom_id", "followed_at"],
-        select(_WHO.c.id, _WHOM.c.id, bindparam("followed_at", type_=BigInteger)).where(
-            _WHO.c.username == bindparam("who_name"),
-            _WHOM.c.username == bindparam("whom_name"),
-            _WHO.c.id != _WHOM.c.id,
-        ),
+    dialect.__name__.rsplit(".", 1)[-1]: constant(
+        dialect.insert(Follower)
+        .from_select(
+            ["who_id", "whom_id", "followed_at"],
+            select(_WHO.c.id, _WHOM.c.id, bindparam("followed_at", type_=BigInteger)).where(
+                _WHO.c.username == bindparam("who_name"),
+                _WHOM.c.username == bindparam("whom_name"),
+                _WHO.c.id != _WHOM.c.id,
+            ),
+        )
+        .on_conflict_do_nothing()
     )
-    .on_conflict_do_nothing()
     for dialect in (postgresql, sqlite)
 }
-_UNFOLLOW_BY_NAMES = delete(Follower).where(
-    col(Follower.who_id) == _WHO_ID, col(Follower.whom_id) == _WHOM_ID
+_UNFOLLOW_BY_NAMES = constant(
+    delete(Follower).where(col(Follower.who_id) == _WHO_ID, col(Follower.whom_id) == _WHOM_ID)
 )
-_UNFOLLOW = delete(Follower).where(
-    col(Follower.who_id) == bindparam("who_id"), col(Follower.whom_id) == bindparam("whom_id")
+_UNFOLLOW = constant(
+    delete(Follower).where(
+        col(Follower.who_id) == bindparam("who_id"), col(Follower.whom_id) == bindparam("whom_id")
+    )
 )
-_FOLLOWING_IDS = select(col(Follower.whom_id)).where(col(Follower.who_id) == bindparam("who_id"))
+_FOLLOWING_IDS = constant(
+    select(col(Follower.whom_id)).where(col(Follower.who_id) == bindparam("who_id"))
+)
 _NAMED = User.__table__.alias("named")  # type: ignore[attr-defined]
 # The named user joined with whom they follow: no row means no such user, one row of NULLs
 # that they follow nobody; so a user's follows by name are one round trip either way.
-_FOLLOWING_BY_NAME = (
+_FOLLOWING_BY_NAME = constant(
     select(*USER_COLUMNS)
     .select_from(_NAMED)
     .outerjoin(Follower, col(Follower.who_id) == _NAMED.c.id)
@@ -108,7 +117,7 @@ def unfollow_by_names(tx: Tx, *, who_name: str, whom_name: str) -> None:
     tx.record("unfollowed")
 
 
-def _change_by_names(tx: Tx, change: Executable, who_name: str, whom_name: str) -> bool:
+def _change_by_names(tx: Tx, change: Constant, who_name: str, whom_name: str) -> bool:
     """Run ``change`` and read both ids in one write; whether the two are different users."""
     if not is_plausible_username(who_name):
         raise no_such_user(who_name)
@@ -127,7 +136,7 @@ def _change_by_names(tx: Tx, change: Executable, who_name: str, whom_name: str) 
 
 
 def following_ids(tx: Tx, *, who_id: int) -> set[int]:
-    return {row[0] for row in tx.fetch(_FOLLOWING_IDS, {"who_id": who_id})}
+    return {row[0] for row in tx.execute(_FOLLOWING_IDS, {"who_id": who_id})}
 
 
 def following_by_name(tx: Tx, *, username: str, limit: int) -> list[User]:
@@ -135,7 +144,7 @@ def following_by_name(tx: Tx, *, username: str, limit: int) -> list[User]:
     follow anyone; an unknown name is NotFound."""
     if not is_plausible_username(username):
         raise no_such_user(username)
-    rows = tx.fetch(_FOLLOWING_BY_NAME, {"username": username, "limit": max(limit, 1)}).all()
+    rows = tx.execute(_FOLLOWING_BY_NAME, {"username": username, "limit": max(limit, 1)}).all()
     if not rows:
         raise no_such_user(username)
     return [user_from_row(row) for row in rows[:limit] if row[0] is not None]
@@ -166,9 +175,7 @@ def person_cursor(user: User, followed_at: int) -> str:
 
 
 @cache
-def _people_statement(
-    followers: bool, after: bool, before: bool, backward: bool
-) -> Select[*tuple[Any, ...]]:
+def _people_statement(followers: bool, after: bool, before: bool, backward: bool) -> Constant:
     """Keyset-paginated on ``(followed_at, the other user's id)``, oldest follow first;
     backwards (``last``) reads the reverse order. Built once per shape."""
     mine, theirs = (
@@ -187,7 +194,7 @@ def _people_statement(
         if backward
         else (col(Follower.followed_at).asc(), theirs.asc())
     )
-    return (
+    return constant(
         select(*USER_COLUMNS, col(Follower.followed_at))
         .join(Follower, theirs == col(User.id))
         .where(*conditions)
@@ -214,7 +221,7 @@ def _people(
     if limit <= 0:
         return PeoplePage(items=(), has_next=False)
     statement = _people_statement(followers, after is not None, before is not None, backward)
-    rows = tx.fetch(statement, params).all()
+    rows = tx.execute(statement, params).all()
     items = [(user_from_row(row[:-1]), row[-1]) for row in rows[:limit]]
     more = len(rows) > limit
     if backward:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from minitwit.db.database import Step, Tx
+from minitwit.db.statements import Constant, constant
 from minitwit.models import RateCounter
 from minitwit.resolvers.errors import TooManyRequests
 
@@ -61,7 +62,7 @@ def _digest(value: str) -> str:
 
 
 @cache
-def _upsert(dialect_name: str, rows: int) -> Any:
+def _upsert(dialect_name: str, rows: int) -> Constant:
     """The statement that counts ``rows`` keys on this dialect, built at its first use (not at
     import, so that a mutation test can reach it) and kept for the process."""
     dialect = {"postgresql": postgresql, "sqlite": sqlite}[dialect_name]
@@ -79,19 +80,25 @@ def _upsert(dialect_name: str, rows: int) -> Any:
         ]
     )
     same_window = table.c.window_start == insert.excluded.window_start
-    return insert.on_conflict_do_update(
-        index_elements=[table.c.scope, table.c.key],
-        set_={
-            "hits": case((same_window, table.c.hits + 1), else_=1),
-            "window_start": insert.excluded.window_start,
-            "expires_at": insert.excluded.expires_at,
-        },
-    ).returning(table.c.scope, table.c.hits, table.c.window_start)
+    return constant(
+        insert.on_conflict_do_update(
+            index_elements=[table.c.scope, table.c.key],
+            set_={
+                "hits": case((same_window, table.c.hits + 1), else_=1),
+                "window_start": insert.excluded.window_start,
+                "expires_at": insert.excluded.expires_at,
+            },
+        ).returning(table.c.scope, table.c.hits, table.c.window_start)
+    )
 
 
-_DELETE_EXPIRED = delete(RateCounter).where(col(RateCounter.expires_at) <= bindparam("now"))
-_FORGET = delete(RateCounter).where(
-    col(RateCounter.scope) == bindparam("scope"), col(RateCounter.key) == bindparam("key")
+_DELETE_EXPIRED = constant(
+    delete(RateCounter).where(col(RateCounter.expires_at) <= bindparam("now"))
+)
+_FORGET = constant(
+    delete(RateCounter).where(
+        col(RateCounter.scope) == bindparam("scope"), col(RateCounter.key) == bindparam("key")
+    )
 )
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlmodel import col
 
 from minitwit.db.database import Tx
+from minitwit.db.statements import Constant, constant
 from minitwit.models import Follower, Message, User
 from minitwit.resolvers import cursors
 from minitwit.resolvers.accounts import is_plausible_username, no_such_user, require_user
@@ -135,10 +136,11 @@ class Paging:
 
 
 @cache
-def _statement(kind: Kind, paging: Paging, dialect: str) -> Select[*tuple[Any, ...]]:
-    """One statement per timeline, paging and dialect, built once: a page is one round trip."""
+def _statement(kind: Kind, paging: Paging, dialect: str) -> Constant | Select[*tuple[Any, ...]]:
+    """One statement per timeline, paging and dialect, built once: a page is one round trip.
+    A list of ids is rendered per call (an expanding parameter): no constant."""
     if kind == "home" and dialect == "postgresql":
-        return _home_by_author(paging)
+        return constant(_home_by_author(paging))
     statement: Select[*tuple[Any, ...]] = (
         select(
             col(Message.id),
@@ -155,14 +157,14 @@ def _statement(kind: Kind, paging: Paging, dialect: str) -> Select[*tuple[Any, .
         .order_by(*paging.order(col(Message.pub_date), col(Message.id)))
         .limit(bindparam("limit"))
     )
-    return statement
+    return statement if kind == "ids" else constant(statement)
 
 
 @cache
-def _brief_statement(kind: Kind) -> Select[str, int, str]:
+def _brief_statement(kind: Kind) -> Constant:
     """The newest ``limit`` messages of a timeline, three columns each: the simulator's lists
     read no more than they show (every column costs the driver a conversion per row)."""
-    return (
+    return constant(
         select(col(Message.text), col(Message.pub_date), col(User.username))
         .join(User, col(User.id) == col(Message.author_id))
         .where(_where(kind))
@@ -239,9 +241,7 @@ def _timeline(
     params["limit"] = limit + 1
     paging = Paging(after is not None, before is not None, backward)
     statement = _statement(kind, paging, tx.dialect.name)
-    # A list of ids is rendered per call (an expanding parameter): no compiled constant.
-    run = tx.execute if kind == "ids" else tx.fetch
-    rows = run(statement, params).all()
+    rows = tx.execute(statement, params).all()
     items = _views(rows[:limit], native_booleans=tx.dialect.supports_native_boolean)
     more = len(rows) > limit
     if backward:
@@ -293,7 +293,7 @@ def public_messages(tx: Tx, *, limit: int) -> list[Brief]:
     """The public timeline's ``limit`` newest messages, in brief, in one statement."""
     if limit <= 0:
         return []
-    return list(map(_brief, tx.fetch(_brief_statement("public"), {"limit": limit})))
+    return list(map(_brief, tx.execute(_brief_statement("public"), {"limit": limit})))
 
 
 def user_messages_by_name(tx: Tx, *, username: str, limit: int) -> list[Brief]:
@@ -302,7 +302,9 @@ def user_messages_by_name(tx: Tx, *, username: str, limit: int) -> list[Brief]:
     if not is_plausible_username(username):
         raise no_such_user(username)
     params = {"username": username, "limit": limit}
-    found = list(map(_brief, tx.fetch(_brief_statement("user_named"), params))) if limit > 0 else []
+    found = (
+        list(map(_brief, tx.execute(_brief_statement("user_named"), params))) if limit > 0 else []
+    )
     if not found:
         require_user(tx, username)
     return found

@@ -348,11 +348,11 @@ class _LatestOnCommit:
         self.action = action
 
     def read(self) -> AbstractContextManager[Tx]:
-        return self.db.transaction()
+        return self.db.unit()
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        with self.db.transaction(write=True) as tx:
+        with self.db.unit(write=True) as tx:
             if self.received is not None:
                 tx.also(latest.store(tx, self.received))
             if self.action is not None:

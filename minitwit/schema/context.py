@@ -45,7 +45,7 @@ class Context:
         more on a new one."""
         for attempt in (1, 2):
             if self._tx is None:
-                self._tx = self._unit.enter_context(self.db.transaction())
+                self._tx = self._unit.enter_context(self.db.unit())
             try:
                 return func(self._tx, *args, **kwargs)
             except DBAPIError as error:
@@ -58,14 +58,14 @@ class Context:
     def read(self) -> Iterator[Tx]:
         """A short unit of its own, for steps that must not hold a connection (hashing)."""
         self.close()
-        with self.db.transaction() as tx:
+        with self.db.unit() as tx:
             yield tx
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """A unit of work that writes, committed when the block ends; for mutations."""
         self.close()
-        with self.db.transaction(write=True) as tx:
+        with self.db.unit(write=True) as tx:
             yield tx
         self._following_ids = None
 

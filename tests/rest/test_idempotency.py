@@ -131,7 +131,7 @@ def test_a_refused_write_is_refused_again_when_retried(
 def test_old_action_records_are_pruned(app_db: tuple[AppClient, Database]) -> None:
     client, db = app_db
     old = int(time.time()) - latest.ACTION_RETENTION_SECONDS - 10
-    with db.transaction(write=True) as tx:
+    with db.unit(write=True) as tx:
         tx.write(
             *(
                 (latest._CLAIM, {"latest": n, "digest": n, "now": old})  # private, on purpose
@@ -140,7 +140,7 @@ def test_old_action_records_are_pruned(app_db: tuple[AppClient, Database]) -> No
         )
     latest._next_prune = 0.0
     assert post(client, "/msgs/ann", {"content": "hi"}, 50) == 204
-    with db.transaction() as tx:
+    with db.unit() as tx:
         kept = tx.execute(select(SimulatorAction.latest)).scalars().all()
     assert kept == [50]
 
@@ -218,7 +218,7 @@ def test_a_write_cut_by_a_restart_is_retried_into_exactly_one(
             assert post(c, "/msgs/ann", {"content": "cut"}, 70) == 204
             assert post(c, "/msgs/ann", {"content": "cut"}, 70) == 204
             assert messages(c, "ann") == ["cut"]
-            with live.db.transaction() as tx:
+            with live.db.unit() as tx:
                 count = select(func.count()).select_from(SimulatorAction)
                 assert tx.execute(count).scalar() == 1
     finally:
