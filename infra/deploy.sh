@@ -37,7 +37,7 @@ export MINITWIT_IMAGE="${MINITWIT_IMAGE:-minitwit/minitwit}"
 
 # The connection budget's terms, read from the files that set them. Each web worker:
 # DB_POOL_SIZE pooled connections, one for the readiness check and one that listens for live
-# timelines' notifications (minitwit/live.py). The reserve: the migrate task 2, backup 1,
+# timelines' notifications (minitwit/live/listener.py). The reserve: the migrate task 2, backup 1,
 # operators 5, PostgreSQL's superuser_reserved_connections 3.
 stack_value() { # the first match of the sed pattern $1 (one group) in docker-stack.yml
     sed -n "s/$1/\1/p" docker-stack.yml | head -n1
