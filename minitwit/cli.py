@@ -329,79 +329,64 @@ def _in_session(func: Callable[[Tx], T]) -> T:
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported here: the other commands need not pay for it
-    from uvicorn.supervisors import Multiprocess
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, json_lines=settings.wants_json_logs(sys.stdout.isatty()))
     # The port first: taken, nothing else happens (no database file made, no "open" line).
-    with _listening(args.host, args.port) as sock:
-        if settings.migrate_on_start:
-            with _database_errors(settings), _database(settings):
-                pass
-        if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minitwit-metrics-")
-        os.environ["MINITWIT_MIGRATE_ON_START"] = "0"  # done above, once, before any worker
-        config = uvicorn.Config(
-            "minitwit.app:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            timeout_graceful_shutdown=args.graceful_timeout,
-            # uvicorn's supervisor kills a worker that has not answered its ping within this
-            # many seconds. At its default, 5, a node busy starting replicas (a scale from 3 to
-            # 10 on two cores) starved the workers of CPU long enough to be killed, all at
-            # once, and each restart loaded the node further. A hung worker still goes, and a
-            # hung task fails its container healthcheck.
-            timeout_worker_healthcheck=WORKER_PING_TIMEOUT_SECONDS,
-            access_log=False,
-            log_config=None,
-            proxy_headers=True,
-            server_header=False,
-            # Live timelines' sockets: a ping every 20 s keeps proxies from closing a quiet
-            # one and finds dead peers; incoming messages (subscribe, pong) are small; no
-            # per-message compression, whose zlib state would cost every subscriber hundreds
-            # of KiB.
-            ws_ping_interval=20.0,
-            ws_ping_timeout=20.0,
-            ws_max_size=64 * 1024,
-            ws_per_message_deflate=False,
-        )
-        url = f"http://{_browsable(args.host)}:{args.port}"
-        logger.info(
-            "MiniTwit {version} ({env}): open {url}/ (GraphQL: {url}/graphql)",
-            version=__version__,
-            env=settings.env,
-            url=url,
-        )
-        if args.workers > 1:
-            Multiprocess(config, sockets=[sock]).run()
-            return 0
-        server = uvicorn.Server(config)
-        server.run(sockets=[sock])
-    if not server.started:
-        raise CommandError("the server did not start: see the lines above")
+    _check_port(args.host, args.port)
+    if settings.migrate_on_start:
+        with _database_errors(settings), _database(settings):
+            pass
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="minitwit-metrics-")
+    os.environ["MINITWIT_MIGRATE_ON_START"] = "0"  # done above, once, before any worker starts
+    url = f"http://{_browsable(args.host)}:{args.port}"
+    logger.info(
+        "MiniTwit {version} ({env}): open {url}/ (GraphQL: {url}/graphql)",
+        version=__version__,
+        env=settings.env,
+        url=url,
+    )
+    uvicorn.run(
+        "minitwit.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        timeout_graceful_shutdown=args.graceful_timeout,
+        # uvicorn's supervisor kills a worker that has not answered its ping within this many
+        # seconds. At its default, 5, a node busy starting replicas (a scale from 3 to 10 on
+        # two cores) starved the workers of CPU long enough to be killed, all at once, and each
+        # restart loaded the node further. A hung worker still goes, and a hung task fails its
+        # container healthcheck.
+        timeout_worker_healthcheck=WORKER_PING_TIMEOUT_SECONDS,
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+        # Live timelines' sockets: a ping every 20 s keeps proxies from closing a quiet one
+        # and finds dead peers; incoming messages (subscribe, pong) are small; no per-message
+        # compression, whose zlib state would cost every subscriber hundreds of KiB.
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        ws_max_size=64 * 1024,
+        ws_per_message_deflate=False,
+    )
     return 0
 
 
-@contextmanager
-def _listening(host: str, port: int) -> Iterator[socket.socket]:
-    """A socket bound to ``host:port`` and listening (connections wait until the server
-    accepts them), as uvicorn binds one; a busy port or a bad address in one line."""
+def _check_port(host: str, port: int) -> None:
+    """Bind ``host:port`` as uvicorn will, and let it go again: a busy port or an address
+    this machine does not have, in one line. (uvicorn binds its own socket: serving on a
+    socket bound here changed how it closes a connection whose body it refused, 413.)"""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family=family)
-    try:
+    with socket.socket(family=family) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-            sock.listen(2048)  # uvicorn's backlog
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise CommandError(f"cannot listen on {host}:{port}: {reason}") from None
-        sock.set_inheritable(True)  # for the worker processes
-        yield sock
-    finally:
-        sock.close()
 
 
 def _browsable(host: str) -> str:

@@ -35,10 +35,11 @@ SCENARIO_ROGER_PASSWORD = "]=)[X{Km{z"
 
 
 def minitwit(
-    *args: str, env: dict[str, str], timeout: float = 120
+    *args: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "minitwit", *args],
+        cwd=cwd,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -433,20 +434,12 @@ def test_import_legacy_on_a_fresh_database_migrates_it_and_imports(
 def test_serve_where_it_cannot_listen_is_one_line_and_makes_no_database_file(
     tmp_path: Path, host: str, reason: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {"DATABASE_URL": "sqlite:///./minitwit.sqlite3"}  # the default, in tmp_path
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "minitwit", "serve", "--host", host, "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = minitwit("serve", "--host", host, "--port", str(port), env=env, cwd=tmp_path)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"error: cannot listen on {host}:{port}: {reason}\n"
     assert list(tmp_path.iterdir()) == [], "no SQLite file, no journal"

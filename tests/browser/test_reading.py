@@ -95,13 +95,18 @@ def test_right_to_left_text_is_isolated_from_the_name_and_the_date(
     assert name["x"] < body["x"] < date["x"], "name, text, date in reading order, left to right"
 
 
+def twitbox(page: Any, make_user: Callable[[str], str], sign_in: Callable[[Any, str], None]) -> Any:
+    """A new user's own timeline, signed in; its box to post in."""
+    me = make_user("writer")
+    sign_in(page, me)
+    page.goto("/")
+    return page.get_by_label(f"What's on your mind {me}?")
+
+
 def test_the_counter_says_what_is_left_and_share_refuses_what_is_over(
     page: Any, make_user: Callable[[str], str], sign_in: Callable[[Any, str], None]
 ) -> None:
-    me = make_user("counter")
-    sign_in(page, me)
-    page.goto("/")
-    box = page.get_by_label(f"What's on your mind {me}?")
+    box = twitbox(page, make_user, sign_in)
     count = page.locator("#text-count")
     expect(count).to_have_text("1000 characters left")
     box.fill("hello \u00e6\u00f8\u00e5 \U0001f600")
@@ -126,15 +131,13 @@ def test_the_counter_says_what_is_left_and_share_refuses_what_is_over(
 def test_an_empty_share_says_so_and_clears_the_old_flash(
     page: Any, make_user: Callable[[str], str], sign_in: Callable[[Any, str], None]
 ) -> None:
-    me = make_user("empty")
-    sign_in(page, me)
-    page.goto("/")
-    page.get_by_label(f"What's on your mind {me}?").fill("something")
+    box = twitbox(page, make_user, sign_in)
+    box.fill("something")
     page.get_by_role("button", name="Share").click()
     flashes = page.locator("ul.flashes")
     expect(flashes).to_have_text("Your message was recorded")
     for empty in ("", "   "):
-        page.get_by_label(f"What's on your mind {me}?").fill(empty)
+        box.fill(empty)
         page.get_by_role("button", name="Share").click()
         expect(flashes).to_be_hidden()
         expect(page.get_by_role("alert")).to_have_text(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,7 +135,7 @@ def test_replay_shows_progress_on_a_terminal(live: LiveServer, tmp_path: Path) -
     out, err = io.StringIO(), io.StringIO()
     assert replay.command(args, out=out, err=err, isatty=lambda: True) == 0
     assert out.getvalue() == ""
-    assert "\r2/2 (100 %), 0 errors\n" in err.getvalue()
+    assert re.search(r"\r2/2 \(100 %\), \d+/s, 0 errors, eta 0:00\x1b\[K\n", err.getvalue())
     assert "2 requests" in err.getvalue()
 
 
