@@ -23,6 +23,7 @@ write lock up front (``BEGIN IMMEDIATE``) so two writers never deadlock upgradin
 from __future__ import annotations
 
 import select
+import socket
 import sqlite3
 import threading
 import time
@@ -51,6 +52,7 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "minitwit_write"
 TCP_USER_TIMEOUT_MS = 1000
+PROBE_CONNECT_SECONDS = 0.25
 
 # A statement and its parameters, for ``Tx.write``. Statements that are written often are
 # module-level constants (``statements.constant``), compiled once per dialect.
@@ -427,9 +429,19 @@ class Database:
 
     def _probe(self) -> None:
         """One fresh connection and a round trip, outside the pool (whose connections may
-        all be held by requests); it gives up as soon as libpq lets it (2 s)."""
+        all be held by requests). A TCP connection comes first, given PROBE_CONNECT_SECONDS:
+        libpq waits at least 2 s for an address that does not answer (a database task that
+        is gone, while DNS still names it), which would hold the outage that long after the
+        new task is there. The probe's success ends the outage; the pool then connects as
+        usual."""
         args, params = self.engine.dialect.create_connect_args(self.engine.url)
         params = {**params, "connect_timeout": 2, "application_name": "minitwit-probe"}
+        host, port = self.engine.url.host, self.engine.url.port or 5432
+        if host and not host.startswith("/"):
+            # The address that answered is the one libpq is given: DNS may still name the
+            # old one first for a moment.
+            with socket.create_connection((host, port), timeout=PROBE_CONNECT_SECONDS) as tcp:
+                params["hostaddr"] = tcp.getpeername()[0]
         connection = self.engine.dialect.connect(*args, **params)
         try:
             cursor = connection.cursor()
