@@ -337,16 +337,25 @@ class Outage:
         threading.Thread(target=self._probe_until_up, name="minitwit-db-probe", daemon=True).start()
 
     def _probe_until_up(self) -> None:
+        # A new attempt every ``interval``, each in a thread of its own, whether or not the
+        # ones before it returned: while the server's name has no address, looking it up can
+        # hang for seconds (Docker's DNS asks the host's resolvers), and a probe stuck in
+        # that lookup would keep the outage going long after the server is back.
         started = time.monotonic()
-        while True:
+        up = threading.Event()
+
+        def attempt() -> None:
             try:
                 self.probe()
             except Exception:
-                time.sleep(self.interval)
-                continue
-            self.down = False
-            logger.info("database answers again after {s:.1f} s", s=time.monotonic() - started)
-            return
+                return
+            up.set()
+
+        while not up.is_set():
+            threading.Thread(target=attempt, name="minitwit-db-probe-try", daemon=True).start()
+            up.wait(self.interval)
+        self.down = False
+        logger.info("database answers again after {s:.1f} s", s=time.monotonic() - started)
 
 
 class Database:
