@@ -9,7 +9,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -816,18 +815,9 @@ DOCKERFILES = [ROOT / "Dockerfile", *sorted((INFRA / "images").glob("*/Dockerfil
 @pytest.mark.parametrize(
     "dockerfile", DOCKERFILES, ids=[str(p.relative_to(ROOT)) for p in DOCKERFILES]
 )
-def test_every_dockerfile_passes_hadolint_and_says_why_it_ignores_a_rule(
-    dockerfile: Path,
-) -> None:
-    hadolint = Path(sys.executable).parent / "hadolint"
-    result = subprocess.run(
-        [str(hadolint), "--no-color", str(dockerfile)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_every_dockerfile_says_why_it_ignores_a_hadolint_rule(dockerfile: Path) -> None:
+    # hadolint itself runs in .ci/run, beside ruff and mypy (a GPL-3.0 binary kept out of
+    # the project's pinned dependencies).
     lines = dockerfile.read_text().splitlines()
     for number, line in enumerate(lines):
         if match := re.match(r"# hadolint ignore=(\S+)", line):
