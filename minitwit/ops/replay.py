@@ -238,7 +238,8 @@ class Replayer:
                 status=response.status_code,
                 retry_after=response.headers.get("retry-after"),
             )
-        self._record(dataclasses.replace(outcome, sent_at=sent_at))
+        outcome = dataclasses.replace(outcome, sent_at=sent_at)
+        self._record(outcome)
         return outcome
 
     def run(self, shards: Iterable[Sequence[Action]]) -> None:
